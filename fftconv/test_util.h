@@ -1,0 +1,30 @@
+// Helpers shared by the fftconv tests: seeded inputs, error measures, the sweep of shapes.
+#ifndef FFTRAIN_FFTCONV_TEST_UTIL_H_
+#define FFTRAIN_FFTCONV_TEST_UTIL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "fftconv/conv_shape.h"
+
+namespace fftrain::fftconv::testing {
+
+// Uniform values in [-1, 1) from a seeded generator: the same seed, the same values.
+std::vector<float> RandomVector(int64_t size, uint32_t seed);
+
+// max|actual - expected| / max|expected|; 0 when both are all zero, and infinity when
+// any value is NaN or the sizes differ, so a broken result never passes.
+double RelativeError(const std::vector<float>& actual, const std::vector<float>& expected);
+
+// The sweep the issue asks for, deterministic: every size 1..33 with a non-square
+// partner, kernels from 1 up to the input size, padding 0..k-1, N, C, K cycling through
+// {1, 2, 3, 5, 16}; plus every (N, C, K) in {1, 2, 3, 5, 16}^3 at one odd size. Chosen so
+// the double-precision reference stays within seconds.
+std::vector<ConvShape> SweepShapes();
+
+// The convnet-benchmarks layers L1..L5 (batch 128), valid convolution.
+std::vector<ConvShape> PaperLayers();
+
+}  // namespace fftrain::fftconv::testing
+
+#endif  // FFTRAIN_FFTCONV_TEST_UTIL_H_
