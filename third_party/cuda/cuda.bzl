@@ -101,5 +101,6 @@ def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], tags = [], visibi
         tags = tags + ["gpu"],
         visibility = visibility,
         alwayslink = True,
+        linkstatic = True,
         **kwargs
     )

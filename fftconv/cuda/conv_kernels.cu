@@ -1,0 +1,90 @@
+#include "fftconv/cuda/conv_kernels.h"
+
+#include <algorithm>
+
+namespace fftrain::fftconv {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Enough blocks to fill any current GPU several times over; the loops stride the rest.
+unsigned BlocksFor(int64_t elements) {
+  const int64_t blocks = (elements + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(blocks, 65536)));
+}
+
+__global__ void PadMapsKernel(const float* __restrict__ in, int64_t maps, int64_t rows,
+                              int64_t cols, int64_t top, int64_t left, int64_t fft_h,
+                              int64_t fft_w, float* __restrict__ out) {
+  const int64_t total = maps * fft_h * fft_w;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t q = i % fft_w;
+    const int64_t r = (i / fft_w) % fft_h;
+    const int64_t m = i / (fft_w * fft_h);
+    const int64_t sr = r - top, sq = q - left;
+    out[i] = (sr >= 0 && sr < rows && sq >= 0 && sq < cols) ? in[(m * rows + sr) * cols + sq]
+                                                            : 0.0f;
+  }
+}
+
+__global__ void CropMapsKernel(const float* __restrict__ staging, int64_t maps, int64_t fft_h,
+                               int64_t fft_w, int64_t top, int64_t left, int64_t rows,
+                               int64_t cols, float scale, const float* __restrict__ bias,
+                               int64_t bias_period, float* __restrict__ out) {
+  const int64_t total = maps * rows * cols;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t q = i % cols;
+    const int64_t r = (i / cols) % rows;
+    const int64_t m = i / (cols * rows);
+    const float b = bias != nullptr ? bias[m % bias_period] : 0.0f;
+    out[i] = staging[(m * fft_h + top + r) * fft_w + left + q] * scale + b;
+  }
+}
+
+__global__ void BiasGradientKernel(const float* __restrict__ gy, int64_t n, int64_t k,
+                                   int64_t plane, float* __restrict__ gb) {
+  __shared__ double partial[kThreads];
+  const int64_t channel = blockIdx.x;
+  double sum = 0.0;
+  for (int64_t image = 0; image < n; ++image) {
+    const float* map = gy + (image * k + channel) * plane;
+    for (int64_t e = threadIdx.x; e < plane; e += blockDim.x) sum += map[e];
+  }
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) gb[channel] = static_cast<float>(partial[0]);
+}
+
+}  // namespace
+
+cudaError_t LaunchPadMaps(const float* in, int64_t maps, int64_t rows, int64_t cols,
+                          int64_t top, int64_t left, int64_t fft_h, int64_t fft_w, float* out,
+                          cudaStream_t stream) {
+  PadMapsKernel<<<BlocksFor(maps * fft_h * fft_w), kThreads, 0, stream>>>(
+      in, maps, rows, cols, top, left, fft_h, fft_w, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchCropMaps(const float* staging, int64_t maps, int64_t fft_h, int64_t fft_w,
+                           int64_t top, int64_t left, int64_t rows, int64_t cols, float scale,
+                           const float* bias, int64_t bias_period, float* out,
+                           cudaStream_t stream) {
+  CropMapsKernel<<<BlocksFor(maps * rows * cols), kThreads, 0, stream>>>(
+      staging, maps, fft_h, fft_w, top, left, rows, cols, scale, bias, bias_period, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchBiasGradient(const float* gy, int64_t n, int64_t k, int64_t plane, float* gb,
+                               cudaStream_t stream) {
+  if (k > 0x7fffffff) return cudaErrorInvalidValue;
+  BiasGradientKernel<<<static_cast<unsigned>(k), kThreads, 0, stream>>>(gy, n, k, plane, gb);
+  return cudaGetLastError();
+}
+
+}  // namespace fftrain::fftconv

@@ -1,0 +1,33 @@
+// The small kernels around the transforms: zero-padding maps into transform-sized
+// buffers, cropping inverse transforms (scale and bias fused), and the bias gradient.
+// Each launch is asynchronous on `stream` and returns the launch error.
+#ifndef FFTRAIN_FFTCONV_CUDA_CONV_KERNELS_H_
+#define FFTRAIN_FFTCONV_CUDA_CONV_KERNELS_H_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fftrain::fftconv {
+
+// out[m][r][q] (fft_h x fft_w) = in[m][r-top][q-left] inside the rows x cols window at
+// (top, left), else 0.
+cudaError_t LaunchPadMaps(const float* in, int64_t maps, int64_t rows, int64_t cols,
+                          int64_t top, int64_t left, int64_t fft_h, int64_t fft_w, float* out,
+                          cudaStream_t stream);
+
+// out[m][r][q] (rows x cols) = staging[m][top+r][left+q] * scale + bias[m % bias_period];
+// bias may be null.
+cudaError_t LaunchCropMaps(const float* staging, int64_t maps, int64_t fft_h, int64_t fft_w,
+                           int64_t top, int64_t left, int64_t rows, int64_t cols, float scale,
+                           const float* bias, int64_t bias_period, float* out,
+                           cudaStream_t stream);
+
+// gb[k] = sum over n and the plane of gy[n][k], accumulated in double in a fixed order
+// (deterministic).
+cudaError_t LaunchBiasGradient(const float* gy, int64_t n, int64_t k, int64_t plane, float* gb,
+                               cudaStream_t stream);
+
+}  // namespace fftrain::fftconv
+
+#endif  // FFTRAIN_FFTCONV_CUDA_CONV_KERNELS_H_

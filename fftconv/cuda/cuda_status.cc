@@ -1,0 +1,83 @@
+#include "fftconv/cuda/cuda_status.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+absl::StatusCode CodeForCuda(cudaError_t error) {
+  switch (error) {
+    case cudaErrorMemoryAllocation:
+      return absl::StatusCode::kResourceExhausted;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidDevicePointer:
+    case cudaErrorInvalidConfiguration:
+      return absl::StatusCode::kInvalidArgument;
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+      return absl::StatusCode::kFailedPrecondition;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+}  // namespace
+
+absl::Status FromCudaError(cudaError_t error, const char* expression, const char* file,
+                           int line) {
+  if (error == cudaSuccess) return absl::OkStatus();
+  return absl::Status(CodeForCuda(error),
+                      absl::StrCat(expression, " failed: ", cudaGetErrorName(error), " (",
+                                   cudaGetErrorString(error), ") at ", file, ":", line));
+}
+
+const char* CufftResultName(cufftResult result) {
+  switch (result) {
+    case CUFFT_SUCCESS: return "CUFFT_SUCCESS";
+    case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+    case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED";
+    case CUFFT_INVALID_TYPE: return "CUFFT_INVALID_TYPE";
+    case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+    case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+    case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+    case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+    case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+    case CUFFT_UNALIGNED_DATA: return "CUFFT_UNALIGNED_DATA";
+    case CUFFT_INVALID_DEVICE: return "CUFFT_INVALID_DEVICE";
+    case CUFFT_NO_WORKSPACE: return "CUFFT_NO_WORKSPACE";
+    case CUFFT_NOT_IMPLEMENTED: return "CUFFT_NOT_IMPLEMENTED";
+    case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
+    case CUFFT_MISSING_DEPENDENCY: return "CUFFT_MISSING_DEPENDENCY";
+    case CUFFT_NVRTC_FAILURE: return "CUFFT_NVRTC_FAILURE";
+    case CUFFT_NVJITLINK_FAILURE: return "CUFFT_NVJITLINK_FAILURE";
+    case CUFFT_NVSHMEM_FAILURE: return "CUFFT_NVSHMEM_FAILURE";
+    default: return "unknown cufftResult";
+  }
+}
+
+absl::Status FromCufftResult(cufftResult result, const char* expression, const char* file,
+                             int line) {
+  if (result == CUFFT_SUCCESS) return absl::OkStatus();
+  const absl::StatusCode code = result == CUFFT_ALLOC_FAILED ? absl::StatusCode::kResourceExhausted
+                                : result == CUFFT_INVALID_SIZE || result == CUFFT_INVALID_VALUE
+                                    ? absl::StatusCode::kInvalidArgument
+                                    : absl::StatusCode::kInternal;
+  return absl::Status(code, absl::StrCat(expression, " failed: ", CufftResultName(result),
+                                         " (", static_cast<int>(result), ") at ", file, ":",
+                                         line));
+}
+
+absl::Status FromCublasStatus(cublasStatus_t status, const char* expression,
+                              const char* file, int line) {
+  if (status == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
+  const absl::StatusCode code = status == CUBLAS_STATUS_ALLOC_FAILED
+                                    ? absl::StatusCode::kResourceExhausted
+                                : status == CUBLAS_STATUS_INVALID_VALUE
+                                    ? absl::StatusCode::kInvalidArgument
+                                    : absl::StatusCode::kInternal;
+  return absl::Status(code, absl::StrCat(expression, " failed: ", cublasGetStatusName(status),
+                                         " (", cublasGetStatusString(status), ") at ", file,
+                                         ":", line));
+}
+
+}  // namespace fftrain::fftconv

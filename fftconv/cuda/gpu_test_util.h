@@ -1,0 +1,48 @@
+// GPU test helpers: skipping with a reason where there is no GPU, and host<->device
+// copies of test vectors.
+#ifndef FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_
+#define FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "fftconv/cuda/cuda_resources.h"
+#include "gtest/gtest.h"
+
+// Skips the test, with the reason, where no CUDA device can be used.
+#define FFTRAIN_SKIP_WITHOUT_GPU()                                            \
+  do {                                                                        \
+    std::string fftrain_why_no_gpu;                                           \
+    if (::fftrain::fftconv::CudaDeviceCount(&fftrain_why_no_gpu) == 0) {      \
+      GTEST_SKIP() << "no CUDA device, GPU test skipped: " << fftrain_why_no_gpu; \
+    }                                                                         \
+  } while (0)
+
+namespace fftrain::fftconv::testing {
+
+inline DeviceBuffer Upload(const std::vector<float>& host) {
+  auto buffer = DeviceBuffer::Allocate(host.size() * sizeof(float));
+  EXPECT_TRUE(buffer.ok()) << buffer.status();
+  if (!buffer.ok()) return DeviceBuffer();
+  EXPECT_TRUE(buffer->CopyFromHost(host.data(), host.size() * sizeof(float)).ok());
+  return std::move(buffer).value();
+}
+
+// A device buffer of `count` floats, filled with NaN bytes so unwritten outputs show.
+inline DeviceBuffer Poisoned(size_t count) {
+  auto buffer = DeviceBuffer::Allocate(count * sizeof(float));
+  EXPECT_TRUE(buffer.ok()) << buffer.status();
+  if (!buffer.ok()) return DeviceBuffer();
+  EXPECT_TRUE(buffer->Fill(0xff, nullptr).ok());
+  return std::move(buffer).value();
+}
+
+inline std::vector<float> Download(const DeviceBuffer& buffer, size_t count) {
+  std::vector<float> host(count);
+  EXPECT_TRUE(buffer.CopyToHost(host.data(), count * sizeof(float)).ok());
+  return host;
+}
+
+}  // namespace fftrain::fftconv::testing
+
+#endif  // FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_

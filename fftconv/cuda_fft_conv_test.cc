@@ -1,0 +1,242 @@
+#include "fftconv/cuda_fft_conv.h"
+
+#include <cstring>
+#include <vector>
+
+#include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/gpu_reference_conv.h"
+#include "fftconv/reference_conv.h"
+#include "fftconv/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Download;
+using testing::Poisoned;
+using testing::RandomVector;
+using testing::RelativeError;
+using testing::Upload;
+
+// The bound for the sweep, as on the CPU (see cpu_fft_conv_test.cc): float32
+// transforms of at most ~100 points and per-bin sums of at most 16 terms.
+constexpr double kTolerance = 1e-5;
+
+struct HostTensors {
+  std::vector<float> x, w, bias, gy;
+};
+
+HostTensors MakeTensors(const ConvShape& s, uint32_t seed) {
+  return {RandomVector(s.input_elements(), seed), RandomVector(s.weight_elements(), seed + 1),
+          RandomVector(s.k, seed + 2), RandomVector(s.output_elements(), seed + 3)};
+}
+
+struct HostResults {
+  std::vector<float> y, gx, gw, gb;
+};
+
+// Device copies of the inputs, poisoned outputs, and the plan's memory.
+struct DeviceStep {
+  DeviceStep(const CudaFftConvPlan& plan, const HostTensors& t)
+      : x(Upload(t.x)), w(Upload(t.w)), bias(Upload(t.bias)), gy(Upload(t.gy)) {
+    const ConvShape& s = plan.shape();
+    y = Poisoned(s.output_elements());
+    gx = Poisoned(s.input_elements());
+    gw = Poisoned(s.weight_elements());
+    gb = Poisoned(s.k);
+    workspace = std::move(DeviceBuffer::Allocate(plan.WorkspaceBytes()).value());
+    weight_spectrum = std::move(DeviceBuffer::Allocate(plan.WeightSpectrumBytes()).value());
+    input_spectrum = std::move(DeviceBuffer::Allocate(plan.InputSpectrumBytes()).value());
+  }
+  LayerSpectra spectra() const { return {weight_spectrum.span(), input_spectrum.span()}; }
+  HostResults Download(const ConvShape& s) const {
+    return {testing::Download(y, s.output_elements()), testing::Download(gx, s.input_elements()),
+            testing::Download(gw, s.weight_elements()), testing::Download(gb, s.k)};
+  }
+
+  DeviceBuffer x, w, bias, gy, y, gx, gw, gb, workspace, weight_spectrum, input_spectrum;
+};
+
+// Forward, BackwardData, then BackwardFilter reusing GY^, as the trainer runs a step.
+void RunStep(CudaFftConvPlan& plan, DeviceStep& d) {
+  ASSERT_TRUE(plan.Forward(d.x.as<float>(), d.w.as<float>(), d.bias.as<float>(),
+                           d.y.as<float>(), d.spectra(), d.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(plan.BackwardData(d.gy.as<float>(), d.gx.as<float>(), d.spectra(),
+                                d.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(plan.BackwardFilter(d.x.as<float>(), d.gy.as<float>(), d.gw.as<float>(),
+                                  d.gb.as<float>(), d.spectra(),
+                                  GradOutputSpectrum::kFromBackwardData, d.workspace.span(),
+                                  nullptr)
+                  .ok());
+  // Results are read back with synchronous copies, which wait for this work.
+}
+
+HostResults CpuReference(const ConvShape& s, const HostTensors& t) {
+  HostResults r{std::vector<float>(s.output_elements()), std::vector<float>(s.input_elements()),
+                std::vector<float>(s.weight_elements()), std::vector<float>(s.k)};
+  EXPECT_TRUE(ReferenceForward(s, t.x.data(), t.w.data(), t.bias.data(), r.y.data()).ok());
+  EXPECT_TRUE(ReferenceBackwardData(s, t.gy.data(), t.w.data(), r.gx.data()).ok());
+  EXPECT_TRUE(
+      ReferenceBackwardFilter(s, t.x.data(), t.gy.data(), r.gw.data(), r.gb.data()).ok());
+  return r;
+}
+
+HostResults GpuReference(const ConvShape& s, DeviceStep& d) {
+  DeviceBuffer y = Poisoned(s.output_elements()), gx = Poisoned(s.input_elements()),
+               gw = Poisoned(s.weight_elements()), gb = Poisoned(s.k);
+  auto scratch = DeviceBuffer::Allocate(GpuReferenceBackwardFilterWorkspaceBytes(s));
+  EXPECT_TRUE(scratch.ok());
+  EXPECT_TRUE(GpuReferenceForward(s, d.x.as<float>(), d.w.as<float>(), d.bias.as<float>(),
+                                  y.as<float>(), nullptr)
+                  .ok());
+  EXPECT_TRUE(
+      GpuReferenceBackwardData(s, d.gy.as<float>(), d.w.as<float>(), gx.as<float>(), nullptr)
+          .ok());
+  EXPECT_TRUE(GpuReferenceBackwardFilter(s, d.x.as<float>(), d.gy.as<float>(), gw.as<float>(),
+                                         gb.as<float>(), scratch->span(), nullptr)
+                  .ok());
+  return {Download(y, s.output_elements()), Download(gx, s.input_elements()),
+          Download(gw, s.weight_elements()), Download(gb, s.k)};
+}
+
+void ExpectClose(const HostResults& got, const HostResults& want, double tolerance,
+                 double worst[4]) {
+  const double errors[4] = {RelativeError(got.y, want.y), RelativeError(got.gx, want.gx),
+                            RelativeError(got.gw, want.gw), RelativeError(got.gb, want.gb)};
+  const char* names[4] = {"forward", "backward data", "backward filter", "bias gradient"};
+  for (int p = 0; p < 4; ++p) {
+    EXPECT_LE(errors[p], tolerance) << names[p];
+    worst[p] = std::max(worst[p], errors[p]);
+  }
+}
+
+TEST(CudaFftConvTest, SweepMatchesGpuAndCpuReferences) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
+  uint32_t seed = 9000;
+  const auto shapes = testing::SweepShapes();
+  for (const ConvShape& s : shapes) {
+    SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed));
+    auto plan = CudaFftConvPlan::Create(s);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    const HostTensors t = MakeTensors(s, seed);
+    seed += 10;
+    DeviceStep d(*plan, t);
+    RunStep(*plan, d);
+    const HostResults got = d.Download(s);
+    ExpectClose(got, GpuReference(s, d), kTolerance, worst_gpu);
+    ExpectClose(got, CpuReference(s, t), kTolerance, worst_cpu);
+  }
+  std::printf("worst relative error over %zu shapes (fwd, bwd data, bwd filter, bias): "
+              "vs GPU reference %.2e %.2e %.2e %.2e; vs CPU reference %.2e %.2e %.2e %.2e\n",
+              shapes.size(), worst_gpu[0], worst_gpu[1], worst_gpu[2], worst_gpu[3],
+              worst_cpu[0], worst_cpu[1], worst_cpu[2], worst_cpu[3]);
+}
+
+ConvShape MidShape() {
+  ConvShape s;
+  s.n = 6;
+  s.c = 5;
+  s.h = 21;
+  s.w = 17;
+  s.k = 7;
+  s.kh = 5;
+  s.kw = 3;
+  s.pad_h = 2;
+  s.pad_w = 1;
+  return s;
+}
+
+TEST(CudaFftConvTest, ReuseAndKeptInputSpectrumMatchFreshTransforms) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const ConvShape s = MidShape();
+  FftConvOptions keep;
+  keep.keep_input_spectrum = true;
+  auto kept = CudaFftConvPlan::Create(s, keep);
+  auto plain = CudaFftConvPlan::Create(s);
+  ASSERT_TRUE(kept.ok() && plain.ok());
+  const HostTensors t = MakeTensors(s, 77);
+  DeviceStep reused(*kept, t);
+  RunStep(*kept, reused);
+
+  // Each pass alone on the plain plan, the workspace poisoned between passes.
+  DeviceStep fresh(*plain, t);
+  ASSERT_TRUE(plain->TransformWeights(fresh.w.as<float>(), fresh.spectra(),
+                                      fresh.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(plain->BackwardData(fresh.gy.as<float>(), fresh.gx.as<float>(), fresh.spectra(),
+                                  fresh.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(fresh.workspace.Fill(0xff, nullptr).ok());
+  // A different x to BackwardFilter for the kept plan would be ignored; here the plain
+  // plan must transform x itself.
+  ASSERT_TRUE(plain->BackwardFilter(fresh.x.as<float>(), fresh.gy.as<float>(),
+                                    fresh.gw.as<float>(), fresh.gb.as<float>(), fresh.spectra(),
+                                    GradOutputSpectrum::kTransform, fresh.workspace.span(),
+                                    nullptr)
+                  .ok());
+  const HostResults a = reused.Download(s), b = fresh.Download(s);
+  EXPECT_LE(RelativeError(a.gx, b.gx), 1e-6);
+  EXPECT_LE(RelativeError(a.gw, b.gw), 1e-6);
+  EXPECT_EQ(a.gb, b.gb);
+  const HostResults want = CpuReference(s, t);
+  EXPECT_LE(RelativeError(a.y, want.y), kTolerance);
+  EXPECT_LE(RelativeError(a.gw, want.gw), kTolerance);
+}
+
+TEST(CudaFftConvTest, SameInputsGiveBitwiseSameOutputs) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  auto plan = CudaFftConvPlan::Create(MidShape());
+  ASSERT_TRUE(plan.ok());
+  const HostTensors t = MakeTensors(MidShape(), 3);
+  DeviceStep first(*plan, t), second(*plan, t);
+  RunStep(*plan, first);
+  RunStep(*plan, second);
+  const HostResults a = first.Download(MidShape()), b = second.Download(MidShape());
+  EXPECT_EQ(a.y, b.y);
+  EXPECT_EQ(a.gx, b.gx);
+  EXPECT_EQ(a.gw, b.gw);
+  EXPECT_EQ(a.gb, b.gb);
+}
+
+TEST(CudaFftConvTest, WorkspaceCoversLayoutAndLibraryWorkAreas) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  auto plan = CudaFftConvPlan::Create(MidShape());
+  ASSERT_TRUE(plan.ok());
+  EXPECT_GT(plan->WorkspaceBytes(), plan->layout().backend_offset());
+  EXPECT_EQ(plan->WeightSpectrumBytes(), 8u * plan->layout().bins() * 7 * 5);
+}
+
+TEST(CudaFftConvTest, RefusesBadArguments) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const ConvShape s = MidShape();
+  auto plan = CudaFftConvPlan::Create(s);
+  ASSERT_TRUE(plan.ok());
+  DeviceStep d(*plan, MakeTensors(s, 1));
+  auto message = [](const absl::Status& status) { return std::string(status.message()); };
+  std::vector<float> host_x(s.input_elements());
+  EXPECT_THAT(message(plan->Forward(host_x.data(), d.w.as<float>(), nullptr, d.y.as<float>(),
+                                    d.spectra(), d.workspace.span(), nullptr)),
+              HasSubstr("tensor x is not in device memory"));
+  EXPECT_THAT(message(plan->Forward(d.x.as<float>(), nullptr, nullptr, d.y.as<float>(),
+                                    d.spectra(), d.workspace.span(), nullptr)),
+              HasSubstr("tensor w is null"));
+  MemorySpan small = d.workspace.span();
+  small.bytes = plan->WorkspaceBytes() - 1;
+  EXPECT_THAT(message(plan->BackwardData(d.gy.as<float>(), d.gx.as<float>(), d.spectra(), small,
+                                         nullptr)),
+              HasSubstr("workspace holds"));
+  EXPECT_THAT(message(plan->BackwardData(d.gy.as<float>(), d.gx.as<float>(), LayerSpectra{},
+                                         d.workspace.span(), nullptr)),
+              HasSubstr("weight spectrum"));
+  ConvShape bad = s;
+  bad.pad_w = -1;
+  EXPECT_THAT(message(CudaFftConvPlan::Create(bad).status()), HasSubstr("pad_w"));
+}
+
+}  // namespace
+}  // namespace fftrain::fftconv

@@ -1,0 +1,102 @@
+// L1..L5 of convnet-benchmarks at full size (batch 128): the FFT passes on the GPU
+// against the direct GPU reference with double accumulation.
+#include <cstdio>
+#include <vector>
+
+#include "fftconv/cost_model.h"
+#include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/cuda_fft_conv.h"
+#include "fftconv/gpu_reference_conv.h"
+#include "fftconv/test_util.h"
+#include "gtest/gtest.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+using testing::Download;
+using testing::Poisoned;
+using testing::RandomVector;
+using testing::RelativeError;
+using testing::Upload;
+
+// Why 5e-5 holds: the error of a float32 FFT grows like eps*log2(points) (eps = 6e-8;
+// 128x128 points: 14 stages, ~1e-6 per transform); each output is a sum over the
+// accumulation length (C = 3..384 forward, K = 96..384 backward data, N = 128 backward
+// filter, per frequency) whose rounding adds about eps*sqrt(length) relative to the sum's
+// scale; and max|ref| normalises by the largest output, which for random inputs is a few
+// standard deviations above typical. Together that is a few 1e-6; 5e-5 leaves an order
+// of magnitude for the worst element among up to 10^8.
+constexpr double kTolerance = 5e-5;
+
+class PaperLayerTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const ConvShape s = ConvnetBenchmarkLayers()[GetParam()];
+  const uint32_t seed = 100 + GetParam();
+  SCOPED_TRACE("L" + std::to_string(GetParam() + 1) + " " + s.ToString() + " seed " +
+               std::to_string(seed));
+  auto plan = CudaFftConvPlan::Create(s);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+
+  DeviceBuffer x = Upload(RandomVector(s.input_elements(), seed));
+  DeviceBuffer w = Upload(RandomVector(s.weight_elements(), seed + 1));
+  DeviceBuffer bias = Upload(RandomVector(s.k, seed + 2));
+  DeviceBuffer gy = Upload(RandomVector(s.output_elements(), seed + 3));
+  DeviceBuffer y = Poisoned(s.output_elements()), gx = Poisoned(s.input_elements()),
+               gw = Poisoned(s.weight_elements()), gb = Poisoned(s.k);
+  auto workspace = DeviceBuffer::Allocate(plan->WorkspaceBytes());
+  auto weight_spectrum = DeviceBuffer::Allocate(plan->WeightSpectrumBytes());
+  ASSERT_TRUE(workspace.ok() && weight_spectrum.ok());
+  const LayerSpectra spectra{weight_spectrum->span(), {}};
+  ASSERT_TRUE(plan->Forward(x.as<float>(), w.as<float>(), bias.as<float>(), y.as<float>(),
+                            spectra, workspace->span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(plan->BackwardData(gy.as<float>(), gx.as<float>(), spectra, workspace->span(),
+                                 nullptr)
+                  .ok());
+  ASSERT_TRUE(plan->BackwardFilter(x.as<float>(), gy.as<float>(), gw.as<float>(),
+                                   gb.as<float>(), spectra,
+                                   GradOutputSpectrum::kFromBackwardData, workspace->span(),
+                                   nullptr)
+                  .ok());
+  const auto got_y = Download(y, s.output_elements());
+  const auto got_gx = Download(gx, s.input_elements());
+  const auto got_gw = Download(gw, s.weight_elements());
+  const auto got_gb = Download(gb, s.k);
+  // Free the FFT path's memory before the reference runs.
+  *workspace = DeviceBuffer();
+
+  DeviceBuffer ref = Poisoned(std::max(s.output_elements(), s.input_elements()));
+  auto scratch = DeviceBuffer::Allocate(GpuReferenceBackwardFilterWorkspaceBytes(s));
+  ASSERT_TRUE(scratch.ok());
+  ASSERT_TRUE(GpuReferenceForward(s, x.as<float>(), w.as<float>(), bias.as<float>(),
+                                  ref.as<float>(), nullptr)
+                  .ok());
+  const double forward = RelativeError(got_y, Download(ref, s.output_elements()));
+  ASSERT_TRUE(
+      GpuReferenceBackwardData(s, gy.as<float>(), w.as<float>(), ref.as<float>(), nullptr).ok());
+  const double backward_data = RelativeError(got_gx, Download(ref, s.input_elements()));
+  DeviceBuffer ref_gb = Poisoned(s.k);
+  ASSERT_TRUE(GpuReferenceBackwardFilter(s, x.as<float>(), gy.as<float>(), ref.as<float>(),
+                                         ref_gb.as<float>(), scratch->span(), nullptr)
+                  .ok());
+  const double backward_filter = RelativeError(got_gw, Download(ref, s.weight_elements()));
+  const double bias_gradient = RelativeError(got_gb, Download(ref_gb, s.k));
+  std::printf("L%d %s (%s): relative error forward %.2e, backward data %.2e, "
+              "backward filter %.2e, bias gradient %.2e\n",
+              GetParam() + 1, s.ToString().c_str(), plan->layout().ToString().c_str(), forward,
+              backward_data, backward_filter, bias_gradient);
+  EXPECT_LE(forward, kTolerance);
+  EXPECT_LE(backward_data, kTolerance);
+  EXPECT_LE(backward_filter, kTolerance);
+  EXPECT_LE(bias_gradient, kTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(ConvnetBenchmarks, PaperLayerTest, ::testing::Range(0, 5),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return "L" + std::to_string(info.param + 1);
+                         });
+
+}  // namespace
+}  // namespace fftrain::fftconv
