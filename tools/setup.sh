@@ -20,6 +20,8 @@ packages=(
   libopenblas-dev   # CBLAS (CPU backend)
   libopenmpi-dev openmpi-bin
   zlib1g-dev
+  dataset-fashion-mnist   # the trainer's default data set
+  python3-matplotlib      # tools/plot.sh
 )
 
 missing=()

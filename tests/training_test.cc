@@ -1,0 +1,242 @@
+// End-to-end training on the CPU: learning on real data, determinism, exact resume,
+// refused configurations and checkpoints.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "trainer/backend/backend.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/trainer.h"
+
+namespace fftrain::trainer {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempPath(const std::string& name) {
+  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+}
+
+bool HaveFashionMnist() {
+  return std::ifstream(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz").good();
+}
+
+// A small network on a real subset: fast on 2 cores, still a real learning problem.
+TrainConfig SmallConfig() {
+  TrainConfig c;
+  c.network = "conv5x8p2,relu,pool2,fc10";
+  c.train_limit = 2000;
+  c.test_limit = 1000;
+  c.batch_size = 50;
+  c.epochs = 2;
+  c.learning_rate = 0.05f;
+  c.progress = false;
+  return c;
+}
+
+struct RunResult {
+  std::vector<EpochMetrics> history;
+  std::vector<float> parameters;
+};
+
+RunResult Train(const TrainConfig& config) {
+  auto backend = CreateCpuBackend();
+  EXPECT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto trainer = Trainer::Create(config, **backend, comm, nullptr);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  if (!trainer.ok()) return {};
+  auto history = (*trainer)->Run();
+  EXPECT_TRUE(history.ok()) << history.status();
+  auto parameters = (*trainer)->Parameters();
+  EXPECT_TRUE(parameters.ok());
+  return {history.ok() ? *history : std::vector<EpochMetrics>{}, *parameters};
+}
+
+TEST(TrainingTest, LearnsFashionMnistSubset) {
+  if (!HaveFashionMnist()) GTEST_SKIP() << "Fashion-MNIST is not installed at " << kFashionMnistDir;
+  TrainConfig config = SmallConfig();
+  config.log_path = TempPath("learn.jsonl");
+  const RunResult run = Train(config);
+  ASSERT_EQ(run.history.size(), 2u);
+  // Chance is 10% accuracy and a test loss of ln(10) = 2.30.
+  EXPECT_GT(run.history[0].test_accuracy, 0.5);
+  EXPECT_LT(run.history[0].test_loss, 1.5);
+  EXPECT_LT(run.history[1].train_loss, run.history[0].train_loss);
+  EXPECT_GT(run.history[1].test_accuracy, 0.7);
+  std::ifstream log(config.log_path);
+  std::string line;
+  int epochs = 0, configs = 0;
+  while (std::getline(log, line)) {
+    epochs += line.find("\"event\":\"epoch\"") != std::string::npos;
+    configs += line.find("\"event\":\"config\"") != std::string::npos;
+  }
+  EXPECT_EQ(epochs, 2);
+  EXPECT_EQ(configs, 1);
+}
+
+TEST(TrainingTest, SyntheticDataOfAnyShapeIsLearnable) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.network = "conv3x6p1,relu,pool2,fc4";
+  config.synthetic_shape = {3, 10, 12};
+  config.synthetic_train = 400;
+  config.synthetic_test = 200;
+  config.batch_size = 20;
+  const RunResult run = Train(config);
+  ASSERT_EQ(run.history.size(), 2u);
+  EXPECT_GT(run.history[1].test_accuracy, 0.8);  // chance: 25%
+}
+
+TEST(TrainingTest, SameSeedGivesBitwiseSameLossCurveAndParameters) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.synthetic_train = 300;
+  config.synthetic_test = 100;
+  const RunResult a = Train(config), b = Train(config);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (size_t i = 0; i < a.history.size(); ++i) {
+    EXPECT_EQ(a.history[i].train_loss, b.history[i].train_loss);
+    EXPECT_EQ(a.history[i].test_loss, b.history[i].test_loss);
+  }
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  EXPECT_EQ(std::memcmp(a.parameters.data(), b.parameters.data(), 4 * a.parameters.size()), 0);
+  config.seed = 2;
+  const RunResult c = Train(config);
+  EXPECT_NE(std::memcmp(a.parameters.data(), c.parameters.data(), 4 * a.parameters.size()), 0);
+}
+
+TEST(TrainingTest, ResumeContinuesExactly) {
+  TrainConfig straight = SmallConfig();
+  straight.dataset = "synthetic";
+  straight.synthetic_train = 300;
+  straight.synthetic_test = 100;
+  straight.checkpoint_path = TempPath("straight.ckpt");
+  const RunResult two_epochs = Train(straight);
+
+  TrainConfig first = straight;
+  first.checkpoint_path = TempPath("split.ckpt");
+  first.stop_after_epoch = 1;
+  Train(first);
+  TrainConfig second = first;
+  second.stop_after_epoch = 0;
+  second.resume = true;
+  const RunResult resumed = Train(second);
+  ASSERT_EQ(resumed.history.size(), 1u);  // only the second epoch ran
+  EXPECT_EQ(resumed.history[0].epoch, 2);
+  EXPECT_EQ(resumed.history[0].train_loss, two_epochs.history[1].train_loss);
+  ASSERT_EQ(resumed.parameters.size(), two_epochs.parameters.size());
+  EXPECT_EQ(std::memcmp(resumed.parameters.data(), two_epochs.parameters.data(),
+                        4 * resumed.parameters.size()),
+            0);
+  auto a = ReadCheckpoint(straight.checkpoint_path), b = ReadCheckpoint(second.checkpoint_path);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->step, b->step);
+  EXPECT_EQ(a->momentum, b->momentum);
+  EXPECT_EQ(a->rng_state, b->rng_state);
+}
+
+TEST(TrainingTest, RefusesMismatchedOrCorruptCheckpoints) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.synthetic_train = 100;
+  config.synthetic_test = 0;
+  config.epochs = 1;
+  config.checkpoint_path = TempPath("mismatch.ckpt");
+  Train(config);
+  std::ifstream original_in(config.checkpoint_path, std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(original_in)), {});
+  ASSERT_FALSE(original.empty());
+
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto create_error = [&](const TrainConfig& c) {
+    auto trainer = Trainer::Create(c, **backend, comm, nullptr);
+    return trainer.ok() ? std::string("(accepted)") : std::string(trainer.status().message());
+  };
+  TrainConfig other_network = config;
+  other_network.resume = true;
+  other_network.network = "conv3x8p1,relu,pool2,fc10";
+  EXPECT_THAT(create_error(other_network), HasSubstr("holds network 'conv5x8p2,relu,pool2,fc10'"));
+  TrainConfig other_batch = config;
+  other_batch.resume = true;
+  other_batch.batch_size = 25;
+  EXPECT_THAT(create_error(other_batch), HasSubstr("batch_size=50 but this run has batch_size=25"));
+
+  const std::string corrupt_path = TempPath("corrupt.ckpt");
+  std::string corrupt = original;
+  corrupt[corrupt.size() / 2] ^= 0x40;
+  std::ofstream(corrupt_path, std::ios::binary) << corrupt;
+  TrainConfig from_corrupt = config;
+  from_corrupt.resume = true;
+  from_corrupt.checkpoint_path = corrupt_path;
+  EXPECT_THAT(create_error(from_corrupt), HasSubstr(corrupt_path));
+  // The refused resume did not touch the file.
+  std::ifstream after_in(corrupt_path, std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after_in)), {}), corrupt);
+
+  std::ofstream(corrupt_path, std::ios::binary) << original.substr(0, original.size() - 9);
+  EXPECT_THAT(create_error(from_corrupt), HasSubstr(corrupt_path));
+  TrainConfig missing = from_corrupt;
+  missing.checkpoint_path = TempPath("missing.ckpt");
+  EXPECT_THAT(create_error(missing), HasSubstr("missing.ckpt"));
+}
+
+TEST(TrainingTest, RefusesBadConfigurations) {
+  const struct {
+    void (*spoil)(TrainConfig&);
+    const char* message;
+  } cases[] = {
+      {[](TrainConfig& c) { c.dataset = "imagenet"; }, "--dataset must be"},
+      {[](TrainConfig& c) { c.epochs = 0; }, "--epochs must be positive"},
+      {[](TrainConfig& c) { c.batch_size = 0; }, "--batch_size"},
+      {[](TrainConfig& c) { c.train_limit = -1; }, "--train_limit"},
+      {[](TrainConfig& c) { c.schedule = "linear"; }, "unknown learning-rate schedule 'linear'"},
+      {[](TrainConfig& c) { c.learning_rate = -1; }, "learning rate must be positive"},
+      {[](TrainConfig& c) { c.momentum = 1.5f; }, "--momentum"},
+      {[](TrainConfig& c) { c.weight_decay = -0.1f; }, "--weight_decay"},
+      {[](TrainConfig& c) { c.resume = true; }, "--resume needs --checkpoint"},
+      {[](TrainConfig& c) { c.network = "conv5x8,relu"; }, "the last layer must be fc"},
+      {[](TrainConfig& c) { c.synthetic_classes = 1; }, "--synthetic_classes"},
+  };
+  for (const auto& c : cases) {
+    TrainConfig config = SmallConfig();
+    c.spoil(config);
+    const absl::Status status = ValidateConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.message));
+  }
+  // Checked when the data is known: shapes that do not chain, too few examples, classes.
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  TrainConfig tiny = SmallConfig();
+  tiny.dataset = "synthetic";
+  tiny.synthetic_shape = {1, 4, 4};
+  tiny.network = "conv5x8,fc10";
+  EXPECT_THAT(std::string(Trainer::Create(tiny, **backend, comm, nullptr).status().message()),
+              HasSubstr("kernel 5x5 is larger than its padded input 4x4"));
+  TrainConfig few = SmallConfig();
+  few.dataset = "synthetic";
+  few.synthetic_train = 10;
+  EXPECT_THAT(std::string(Trainer::Create(few, **backend, comm, nullptr).status().message()),
+              HasSubstr("fewer than one step"));
+  TrainConfig classes = SmallConfig();
+  classes.dataset = "synthetic";
+  classes.synthetic_classes = 12;
+  EXPECT_THAT(std::string(Trainer::Create(classes, **backend, comm, nullptr).status().message()),
+              HasSubstr("has 10 outputs but the data set has 12 classes"));
+  TrainConfig no_data = SmallConfig();
+  no_data.data_dir = TempPath("no-such-dir");
+  EXPECT_FALSE(Trainer::Create(no_data, **backend, comm, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace fftrain::trainer

@@ -1,0 +1,169 @@
+// The operations a network needs, on one device: memory, copies, the layer kernels
+// (ReLU, max-pooling, GEMM, softmax cross-entropy, SGD) and FFT convolutions. Layers
+// are written once against this interface; CpuBackend and CudaBackend implement it.
+// Plain C++: no CUDA headers.
+#ifndef FFTRAIN_TRAINER_BACKEND_BACKEND_H_
+#define FFTRAIN_TRAINER_BACKEND_BACKEND_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fftconv/conv_shape.h"
+#include "fftconv/cuda/cuda_resources.h"
+#include "fftconv/host_buffer.h"
+#include "fftconv/spectral_layout.h"
+
+namespace fftrain::trainer {
+
+enum class Device { kCpu, kCuda };
+
+const char* DeviceName(Device device);  // "cpu", "cuda"
+
+// Memory on a backend's device (host memory for the CPU), 256-byte aligned, move-only.
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(fftconv::HostBuffer host) : memory_(std::move(host)) {}
+  explicit Buffer(fftconv::DeviceBuffer device) : memory_(std::move(device)) {}
+
+  void* data() const;
+  size_t bytes() const;
+  fftconv::MemorySpan span() const { return {data(), bytes()}; }
+  float* floats() const { return static_cast<float*>(data()); }
+  int32_t* ints() const { return static_cast<int32_t*>(data()); }
+
+ private:
+  std::variant<fftconv::HostBuffer, fftconv::DeviceBuffer> memory_;
+};
+
+// Sizes of a max-pooling: x is n x c x h x w, y is n x c x out_h x out_w with
+// out = (in - window) / stride + 1 (windows that would run past the edge are dropped).
+struct PoolDims {
+  int64_t n, c, h, w;
+  int64_t window, stride;
+  int64_t out_h, out_w;
+};
+
+// One SGD-with-momentum step: v = momentum * v + (g + weight_decay * p); p -= lr * v.
+struct SgdHyper {
+  float learning_rate;
+  float momentum;
+  float weight_decay;
+};
+
+// An FFT convolution plan bound to a backend (fftconv's CPU or CUDA plan), with the
+// backend's stream where there is one. Contract as fftconv's plans (docs/fftconv.md).
+class ConvEngine {
+ public:
+  virtual ~ConvEngine() = default;
+  virtual const fftconv::SpectralLayout& layout() const = 0;
+  virtual size_t WorkspaceBytes() const = 0;
+  virtual size_t WeightSpectrumBytes() const = 0;
+  virtual size_t InputSpectrumBytes() const = 0;
+  virtual absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
+                               const fftconv::LayerSpectra& spectra,
+                               fftconv::MemorySpan workspace) = 0;
+  virtual absl::Status BackwardData(const float* gy, float* gx,
+                                    const fftconv::LayerSpectra& spectra,
+                                    fftconv::MemorySpan workspace) = 0;
+  virtual absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
+                                      const fftconv::LayerSpectra& spectra,
+                                      fftconv::GradOutputSpectrum gy_source,
+                                      fftconv::MemorySpan workspace) = 0;
+};
+
+// All pointers given to a backend's operations point into its own memory (Buffers it
+// allocated), except the host side of the copies. Operations are asynchronous on the
+// CUDA backend (one stream, in order); Synchronize() waits and reports errors.
+// Every reduction runs in a fixed order, so results are bitwise reproducible on a
+// given device.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual Device device() const = 0;
+  // "cpu (FFTW + OpenBLAS)" or "cuda: NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)".
+  virtual std::string Describe() const = 0;
+
+  // ResourceExhausted naming the bytes asked for and the bytes free when it fails.
+  virtual absl::StatusOr<Buffer> Allocate(size_t bytes) = 0;
+  // Free memory on the device (on the CPU: available physical memory).
+  virtual absl::StatusOr<size_t> FreeBytes() = 0;
+
+  // Copies complete before the call returns (host memory may be reused at once).
+  virtual absl::Status CopyFromHost(const void* host, void* device, size_t bytes) = 0;
+  virtual absl::Status CopyToHost(const void* device, void* host, size_t bytes) = 0;
+  virtual absl::Status Synchronize() = 0;
+
+  // dst[i] = value for i < n.
+  virtual absl::Status Fill(float* dst, float value, int64_t n) = 0;
+
+  // y = max(x, 0). x and y may alias.
+  virtual absl::Status ReluForward(const float* x, float* y, int64_t n) = 0;
+  // gx = gy where y > 0, else 0. gx and gy may alias.
+  virtual absl::Status ReluBackward(const float* y, const float* gy, float* gx, int64_t n) = 0;
+
+  // y = max over each window; argmax[i] = index into x (flattened, whole tensor) of the
+  // maximum of output i (the first one on ties).
+  virtual absl::Status MaxPoolForward(const PoolDims& d, const float* x, float* y,
+                                      int32_t* argmax) = 0;
+  // gx = 0, then gx[argmax[i]] += gy[i] (deterministic even with overlapping windows).
+  virtual absl::Status MaxPoolBackward(const PoolDims& d, const float* gy,
+                                       const int32_t* argmax, float* gx) = 0;
+
+  // Row-major C (m x n) = alpha * op(A) * op(B) + beta * C; op transposes when asked.
+  // A is m x k (k x m when transposed), B is k x n (n x k when transposed).
+  virtual absl::Status Gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
+                            int64_t k, float alpha, const float* a, const float* b, float beta,
+                            float* c) = 0;
+  // y[r][c] += bias[c] for a rows x cols matrix.
+  virtual absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows,
+                                     int64_t cols) = 0;
+  // out[c] = sum over r of m[r][c] (double accumulation).
+  virtual absl::Status SumRows(const float* m, int64_t rows, int64_t cols, float* out) = 0;
+
+  // For logits (batch x classes) and labels in [0, classes): per example, the loss
+  // -log softmax(logits)[label] and whether the arg-max equals the label (1 or 0), and
+  // grad = (softmax(logits) - onehot(label)) / batch, the gradient of the mean loss.
+  virtual absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels,
+                                           int64_t batch, int64_t classes, float* grad,
+                                           float* loss_per_example,
+                                           int32_t* correct_per_example) = 0;
+
+  virtual absl::Status SgdMomentumStep(float* params, const float* grads, float* velocity,
+                                       int64_t n, const SgdHyper& hyper) = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<ConvEngine>> CreateConv(
+      const fftconv::ConvShape& shape, const fftconv::FftConvOptions& options) = 0;
+
+  // Named ranges for profilers (NVTX on CUDA; nothing on the CPU).
+  virtual void PushRange(const char* name) {}
+  virtual void PopRange() {}
+};
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend();
+// The CUDA backend on device `ordinal`; FailedPrecondition when there is no GPU.
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal = 0);
+
+// A scoped profiler range on a backend.
+class ScopedRange {
+ public:
+  ScopedRange(Backend& backend, const char* name) : backend_(backend) {
+    backend_.PushRange(name);
+  }
+  ~ScopedRange() { backend_.PopRange(); }
+  ScopedRange(const ScopedRange&) = delete;
+  ScopedRange& operator=(const ScopedRange&) = delete;
+
+ private:
+  Backend& backend_;
+};
+
+}  // namespace fftrain::trainer
+
+#endif  // FFTRAIN_TRAINER_BACKEND_BACKEND_H_

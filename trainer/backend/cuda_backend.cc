@@ -1,0 +1,289 @@
+// The CUDA backend: one stream per backend, on which every operation is enqueued in
+// order; cuBLAS for GEMM (bound to that stream); our kernels (cuda/layer_kernels.h) for
+// the rest; fftconv's CUDA plan for convolutions.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "fftconv/cuda/cuda_resources.h"
+#include "fftconv/cuda/cuda_status.h"
+#include "fftconv/cuda_fft_conv.h"
+#include "nvtx3/nvToolsExt.h"
+#include "trainer/backend/backend.h"
+#include "trainer/backend/cuda/layer_kernels.h"
+#include "trainer/backend/op_checks.h"
+
+namespace fftrain::trainer {
+namespace {
+
+using internal::CheckCopy;
+using internal::CheckElementwise;
+using internal::CheckGemm;
+using internal::CheckMatrix;
+using internal::CheckPool;
+using internal::CheckSgd;
+using internal::CheckSoftmax;
+
+// A backend may be driven from a thread other than the one that created it, whose
+// current device is then not the backend's; every entry point selects it first. Cheap
+// when it is already current.
+absl::Status SelectDevice(int ordinal) {
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaSetDevice(ordinal));
+  return absl::OkStatus();
+}
+
+cuda::PoolGeometry Geometry(const PoolDims& d) {
+  return {d.n, d.c, d.h, d.w, d.window, d.stride, d.out_h, d.out_w};
+}
+
+// Borrows the backend's stream: the backend must outlive its engines.
+class CudaConvEngine final : public ConvEngine {
+ public:
+  CudaConvEngine(int ordinal, cudaStream_t stream, fftconv::CudaFftConvPlan plan)
+      : ordinal_(ordinal), stream_(stream), plan_(std::move(plan)) {}
+
+  const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
+  size_t WorkspaceBytes() const override { return plan_.WorkspaceBytes(); }
+  size_t WeightSpectrumBytes() const override { return plan_.WeightSpectrumBytes(); }
+  size_t InputSpectrumBytes() const override { return plan_.InputSpectrumBytes(); }
+
+  absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
+                       const fftconv::LayerSpectra& spectra,
+                       fftconv::MemorySpan workspace) override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    return plan_.Forward(x, w, bias, y, spectra, workspace, stream_);
+  }
+  absl::Status BackwardData(const float* gy, float* gx, const fftconv::LayerSpectra& spectra,
+                            fftconv::MemorySpan workspace) override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    return plan_.BackwardData(gy, gx, spectra, workspace, stream_);
+  }
+  absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
+                              const fftconv::LayerSpectra& spectra,
+                              fftconv::GradOutputSpectrum gy_source,
+                              fftconv::MemorySpan workspace) override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    return plan_.BackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace, stream_);
+  }
+
+ private:
+  int ordinal_;
+  cudaStream_t stream_;
+  fftconv::CudaFftConvPlan plan_;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int ordinal, std::string description, fftconv::CudaStream stream,
+              fftconv::CublasHandle blas)
+      : ordinal_(ordinal),
+        description_(std::move(description)),
+        stream_(std::move(stream)),
+        blas_(std::move(blas)) {}
+
+  Device device() const override { return Device::kCuda; }
+  std::string Describe() const override { return absl::StrCat("cuda: ", description_); }
+
+  absl::StatusOr<Buffer> Allocate(size_t bytes) override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_ASSIGN_OR_RETURN(fftconv::DeviceBuffer memory,
+                             fftconv::DeviceBuffer::Allocate(bytes));
+    return Buffer(std::move(memory));
+  }
+
+  absl::StatusOr<size_t> FreeBytes() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    size_t free_bytes = 0, total_bytes = 0;
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return free_bytes;
+  }
+
+  absl::Status CopyFromHost(const void* host, void* device, size_t bytes) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckCopy("CopyFromHost", host, device, bytes));
+    if (bytes == 0) return absl::OkStatus();
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream()));
+    // Waiting lets the caller reuse `host` at once (pageable memory gives no such promise
+    // on return from an asynchronous copy).
+    return stream_.Synchronize();
+  }
+
+  absl::Status CopyToHost(const void* device, void* host, size_t bytes) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckCopy("CopyToHost", device, host, bytes));
+    if (bytes == 0) return absl::OkStatus();
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream()));
+    return stream_.Synchronize();
+  }
+
+  absl::Status Synchronize() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    return stream_.Synchronize();
+  }
+
+  absl::Status Fill(float* dst, float value, int64_t n) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckElementwise("Fill", n, {{"dst", dst}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchFill(dst, value, n, stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status ReluForward(const float* x, float* y, int64_t n) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckElementwise("ReluForward", n, {{"x", x}, {"y", y}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchReluForward(x, y, n, stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status ReluBackward(const float* y, const float* gy, float* gx, int64_t n) override {
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckElementwise("ReluBackward", n, {{"y", y}, {"gy", gy}, {"gx", gx}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchReluBackward(y, gy, gx, n, stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status MaxPoolForward(const PoolDims& d, const float* x, float* y,
+                              int32_t* argmax) override {
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckPool("MaxPoolForward", d, {{"x", x}, {"y", y}, {"argmax", argmax}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        cuda::LaunchMaxPoolForward(Geometry(d), x, y, argmax, stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status MaxPoolBackward(const PoolDims& d, const float* gy, const int32_t* argmax,
+                               float* gx) override {
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckPool("MaxPoolBackward", d, {{"gy", gy}, {"argmax", argmax}, {"gx", gx}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        cuda::LaunchMaxPoolBackward(Geometry(d), gy, argmax, gx, stream()));
+    return absl::OkStatus();
+  }
+
+  // Row-major through column-major cuBLAS: a row-major matrix is its transpose in column
+  // major, so C^T (n x m, ldc = n) = op(B)^T op(A)^T, B and A swapped.
+  absl::Status Gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, const float* b, float beta,
+                    float* c) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckGemm(m, n, k, a, b, c));
+    if (m == 0 || n == 0) return absl::OkStatus();
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    if (k == 0) {
+      // The product is empty (and BLAS leading dimensions must be >= 1): C = beta * C.
+      FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchScale(c, beta, m * n, stream()));
+      return absl::OkStatus();
+    }
+    const int lda = static_cast<int>(transpose_a ? m : k);
+    const int ldb = static_cast<int>(transpose_b ? k : n);
+    FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSgemm(
+        blas_.get(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+        transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+        static_cast<int>(k), &alpha, b, ldb, a, lda, &beta, c, static_cast<int>(n)));
+    return absl::OkStatus();
+  }
+
+  absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows,
+                             int64_t cols) override {
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckMatrix("AddBiasToRows", rows, cols, {{"y", y}, {"bias", bias}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchAddBiasToRows(y, bias, rows, cols, stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status SumRows(const float* m, int64_t rows, int64_t cols, float* out) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckMatrix("SumRows", rows, cols, {{"m", m}, {"out", out}}));
+    if (cols == 0) return absl::OkStatus();
+    if (out == nullptr) return absl::InvalidArgumentError("SumRows: out is null");
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSumRows(m, rows, cols, out, stream()));
+    return absl::OkStatus();
+  }
+
+  // The labels are in device memory, so they cannot be checked here without a copy and
+  // a synchronisation per step; the trainer checks them on the host when it loads the
+  // data, and the kernel turns a bad label into a NaN loss and a zero gradient row.
+  absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch,
+                                   int64_t classes, float* grad, float* loss_per_example,
+                                   int32_t* correct_per_example) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckSoftmax(batch, classes, logits, labels, grad,
+                                         loss_per_example, correct_per_example));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSoftmaxCrossEntropy(
+        logits, labels, batch, classes, grad, loss_per_example, correct_per_example,
+        stream()));
+    return absl::OkStatus();
+  }
+
+  absl::Status SgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
+                               const SgdHyper& hyper) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckSgd(n, params, grads, velocity));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdMomentumStep(
+        params, grads, velocity, n, hyper.learning_rate, hyper.momentum, hyper.weight_decay,
+        stream()));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<ConvEngine>> CreateConv(
+      const fftconv::ConvShape& shape, const fftconv::FftConvOptions& options) override {
+    // The plan's cuFFT and cuBLAS handles belong to the device current now.
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_ASSIGN_OR_RETURN(fftconv::CudaFftConvPlan plan,
+                             fftconv::CudaFftConvPlan::Create(shape, options));
+    return std::unique_ptr<ConvEngine>(
+        std::make_unique<CudaConvEngine>(ordinal_, stream(), std::move(plan)));
+  }
+
+  void PushRange(const char* name) override { nvtxRangePushA(name); }
+  void PopRange() override { nvtxRangePop(); }
+
+ private:
+  cudaStream_t stream() const { return stream_.get(); }
+
+  int ordinal_;
+  std::string description_;
+  fftconv::CudaStream stream_;
+  // Declared after stream_, so destroyed before it: the handle is bound to the stream.
+  fftconv::CublasHandle blas_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal) {
+  std::string why_none;
+  const int count = fftconv::CudaDeviceCount(&why_none);
+  if (count == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no CUDA device for the CUDA backend: ", why_none));
+  }
+  if (ordinal < 0 || ordinal >= count) {
+    return absl::InvalidArgumentError(absl::StrCat("CUDA device ", ordinal,
+                                                   " does not exist; devices are 0..",
+                                                   count - 1));
+  }
+  FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal));
+  FFTRAIN_ASSIGN_OR_RETURN(std::string description, fftconv::CurrentDeviceDescription());
+  FFTRAIN_ASSIGN_OR_RETURN(fftconv::CudaStream stream, fftconv::CudaStream::Create());
+  FFTRAIN_ASSIGN_OR_RETURN(fftconv::CublasHandle blas, fftconv::CublasHandle::Create());
+  FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream.get()));
+  // Explicitly the default: full float32 products, no TF32, so GEMM matches the CPU
+  // backend to float rounding.
+  FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(blas.get(), CUBLAS_DEFAULT_MATH));
+  return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(
+      ordinal, std::move(description), std::move(stream), std::move(blas)));
+}
+
+}  // namespace fftrain::trainer

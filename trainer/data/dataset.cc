@@ -1,0 +1,192 @@
+#include "trainer/data/dataset.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <system_error>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace fftrain::trainer {
+namespace {
+
+constexpr int32_t kFashionMnistClasses = 10;
+constexpr float kSyntheticNoiseStddev = 0.5f;
+
+// Largest buffer, in bytes, a synthetic set may need; leaves headroom below 2^63.
+constexpr int64_t kMaxBytes = int64_t{1} << 62;
+
+// Salts that keep the generators of different uses apart for the same user seed.
+constexpr uint64_t kEpochSalt = 0x6a09e667f3bcc909ull;
+constexpr uint64_t kSyntheticSalt = 0xbb67ae8584caa73bull;
+
+// SplitMix64's finalizer: a bijection on 64 bits that spreads every input bit over the
+// output, so nearby (seed, epoch) pairs give unrelated generator seeds.
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Because SplitMix64 is a bijection, different streams of one seed never share a state.
+uint64_t MixSeed(uint64_t seed, uint64_t salt, uint64_t stream) {
+  return SplitMix64(SplitMix64(seed ^ salt) ^ stream);
+}
+
+// A uniform draw from [0, bound), bound >= 1, without modulo bias: draws below 2^64 mod
+// bound are rejected so that every residue is equally likely.
+uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
+  const uint64_t threshold = (uint64_t{0} - bound) % bound;
+  while (true) {
+    const uint64_t r = rng();
+    if (r >= threshold) return r % bound;
+  }
+}
+
+template <typename T>
+void FisherYatesShuffle(std::mt19937_64& rng, std::vector<T>* values) {
+  for (size_t i = values->size(); i > 1; --i) {
+    const size_t j = UniformBelow(rng, i);
+    std::swap((*values)[i - 1], (*values)[j]);
+  }
+}
+
+// A standard normal draw by Box-Muller, using one of the pair for simplicity.
+double StandardNormal(std::mt19937_64& rng) {
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  // 53 random bits give a double in [0, 1); 1 - u moves it to (0, 1] so the log is finite.
+  const double u1 = 1.0 - static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  const double u2 = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+
+// Picks {dir}/{name}.gz, else {dir}/{name}, else NotFound naming both.
+absl::StatusOr<std::string> FindMaybeGzipped(const std::string& dir, const std::string& name) {
+  const std::string gz = absl::StrCat(dir, "/", name, ".gz");
+  const std::string raw = absl::StrCat(dir, "/", name);
+  std::error_code error;
+  if (std::filesystem::exists(gz, error)) return gz;
+  if (std::filesystem::exists(raw, error)) return raw;
+  return absl::NotFoundError(absl::StrCat("Fashion-MNIST: neither '", gz, "' nor '", raw,
+                                          "' exists (is the data set installed in '", dir, "'?)"));
+}
+
+}  // namespace
+
+absl::StatusOr<ImageDataset> LoadFashionMnist(const std::string& dir, Split split, int64_t limit) {
+  const std::string prefix = split == Split::kTrain ? "train" : "t10k";
+  FFTRAIN_ASSIGN_OR_RETURN(const std::string images_path,
+                           FindMaybeGzipped(dir, prefix + "-images-idx3-ubyte"));
+  FFTRAIN_ASSIGN_OR_RETURN(const std::string labels_path,
+                           FindMaybeGzipped(dir, prefix + "-labels-idx1-ubyte"));
+  return ReadIdxPair(images_path, labels_path, kFashionMnistClasses, limit);
+}
+
+absl::StatusOr<ImageDataset> MakeSyntheticDataset(int64_t count, int64_t channels, int64_t height,
+                                                  int64_t width, int32_t num_classes,
+                                                  uint64_t seed) {
+  if (count <= 0 || channels <= 0 || height <= 0 || width <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MakeSyntheticDataset: count, channels, height and width must be positive, got ", count,
+        " x ", channels, " x ", height, " x ", width));
+  }
+  if (num_classes < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MakeSyntheticDataset: num_classes must be at least 2, got ", num_classes));
+  }
+  int64_t elements = 1;
+  int64_t image_bytes = 0;
+  int64_t prototype_bytes = 0;
+  for (int64_t factor : {channels, height, width}) {
+    if (__builtin_mul_overflow(elements, factor, &elements) || elements > kMaxBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("MakeSyntheticDataset: image size ", channels,
+                                                     " x ", height, " x ", width, " overflows"));
+    }
+  }
+  if (__builtin_mul_overflow(elements, count, &image_bytes) ||
+      __builtin_mul_overflow(image_bytes, int64_t{sizeof(float)}, &image_bytes) ||
+      image_bytes > kMaxBytes ||
+      __builtin_mul_overflow(elements, int64_t{num_classes}, &prototype_bytes) ||
+      __builtin_mul_overflow(prototype_bytes, int64_t{sizeof(float)}, &prototype_bytes) ||
+      prototype_bytes > kMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MakeSyntheticDataset: ", count, " images (or ", num_classes, " prototypes) of ", channels,
+        " x ", height, " x ", width, " floats overflow 64-bit byte counts"));
+  }
+
+  std::mt19937_64 rng(MixSeed(seed, kSyntheticSalt, 0));
+  std::vector<float> prototypes(static_cast<size_t>(num_classes) * elements);
+  for (float& p : prototypes) p = static_cast<float>(StandardNormal(rng));
+
+  ImageDataset data;
+  data.count = count;
+  data.channels = channels;
+  data.height = height;
+  data.width = width;
+  data.num_classes = num_classes;
+  // Round-robin classes, shuffled: balanced to within one, in no particular order.
+  data.labels.resize(count);
+  for (int64_t i = 0; i < count; ++i) data.labels[i] = static_cast<int32_t>(i % num_classes);
+  FisherYatesShuffle(rng, &data.labels);
+
+  data.images.resize(count * elements);
+  for (int64_t i = 0; i < count; ++i) {
+    const float* prototype = prototypes.data() + data.labels[i] * elements;
+    float* image = data.images.data() + i * elements;
+    for (int64_t e = 0; e < elements; ++e) {
+      image[e] = prototype[e] + kSyntheticNoiseStddev * static_cast<float>(StandardNormal(rng));
+    }
+  }
+  return data;
+}
+
+Normalization ComputeNormalization(const ImageDataset& data) {
+  Normalization norm;
+  if (data.images.empty()) return norm;
+  const double n = static_cast<double>(data.images.size());
+  // Two passes: summing squared deviations from the mean avoids the cancellation of
+  // E[x^2] - E[x]^2 when the mean is large next to the spread.
+  double sum = 0.0;
+  for (float x : data.images) sum += x;
+  const double mean = sum / n;
+  double squares = 0.0;
+  for (float x : data.images) {
+    const double d = x - mean;
+    squares += d * d;
+  }
+  norm.mean = static_cast<float>(mean);
+  norm.stddev = static_cast<float>(std::max(std::sqrt(squares / n), 1e-6));
+  return norm;
+}
+
+void Normalize(const Normalization& norm, ImageDataset* data) {
+  for (float& x : data->images) x = (x - norm.mean) / norm.stddev;
+}
+
+std::vector<int64_t> EpochPermutation(int64_t count, uint64_t seed, int64_t epoch) {
+  if (count <= 0) return {};
+  std::vector<int64_t> order(count);
+  for (int64_t i = 0; i < count; ++i) order[i] = i;
+  std::mt19937_64 rng(MixSeed(seed, kEpochSalt, static_cast<uint64_t>(epoch)));
+  FisherYatesShuffle(rng, &order);
+  return order;
+}
+
+void GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices, float* images,
+                 int32_t* labels) {
+  const int64_t elements = data.image_elements();
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const int64_t index = indices[i];
+    assert(index >= 0 && index < data.count);
+    std::copy_n(data.images.data() + index * elements, elements, images + i * elements);
+    labels[i] = data.labels[index];
+  }
+}
+
+}  // namespace fftrain::trainer

@@ -1,0 +1,325 @@
+#include "trainer/data/idx_reader.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "trainer/data/idx_test_util.h"
+
+namespace fftrain::trainer {
+namespace {
+
+using ::fftrain::trainer::testing::GzipBytes;
+using ::fftrain::trainer::testing::IdxBytes;
+using ::fftrain::trainer::testing::TempPath;
+using ::fftrain::trainer::testing::WriteGzipped;
+using ::fftrain::trainer::testing::WriteRaw;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr uint8_t kUnsignedByte = 0x08;
+constexpr uint32_t kCount = 3, kRows = 2, kCols = 4;
+
+std::vector<uint8_t> Pixels() {
+  std::vector<uint8_t> pixels(kCount * kRows * kCols);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 11);
+  pixels.back() = 255;
+  return pixels;
+}
+
+const std::vector<uint8_t> kLabels = {0, 2, 1};
+
+std::string GoodImages() { return IdxBytes(kUnsignedByte, {kCount, kRows, kCols}, Pixels()); }
+std::string GoodLabels() { return IdxBytes(kUnsignedByte, {kCount}, kLabels); }
+
+// Writes the good labels file once per test and returns its path.
+std::string GoodLabelsPath() {
+  const std::string path = TempPath("good-labels-idx1-ubyte");
+  WriteRaw(path, GoodLabels());
+  return path;
+}
+
+std::string GoodImagesPath() {
+  const std::string path = TempPath("good-images-idx3-ubyte");
+  WriteRaw(path, GoodImages());
+  return path;
+}
+
+void ExpectGoodPair(const absl::StatusOr<ImageDataset>& read, int64_t count) {
+  ASSERT_TRUE(read.ok()) << read.status();
+  const ImageDataset& data = *read;
+  EXPECT_EQ(data.count, count);
+  EXPECT_EQ(data.channels, 1);
+  EXPECT_EQ(data.height, kRows);
+  EXPECT_EQ(data.width, kCols);
+  EXPECT_EQ(data.num_classes, 3);
+  EXPECT_EQ(data.image_elements(), kRows * kCols);
+  const std::vector<uint8_t> pixels = Pixels();
+  ASSERT_EQ(data.images.size(), static_cast<size_t>(count * kRows * kCols));
+  for (size_t i = 0; i < data.images.size(); ++i) {
+    EXPECT_EQ(data.images[i], pixels[i] / 255.0f) << "pixel " << i;
+  }
+  EXPECT_EQ(data.images.back() == 1.0f, count == kCount);
+  ASSERT_EQ(data.labels.size(), static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) EXPECT_EQ(data.labels[i], kLabels[i]) << "label " << i;
+}
+
+// Reads `images` (written raw to a temp file) against the good labels.
+absl::Status ReadImagesBytes(const std::string& images) {
+  const std::string path = TempPath("images-under-test");
+  WriteRaw(path, images);
+  return ReadIdxPair(path, GoodLabelsPath(), 3, 0).status();
+}
+
+absl::Status ReadLabelsBytes(const std::string& labels, int32_t num_classes = 3) {
+  const std::string path = TempPath("labels-under-test");
+  WriteRaw(path, labels);
+  return ReadIdxPair(GoodImagesPath(), path, num_classes, 0).status();
+}
+
+TEST(ReadMaybeGzippedTest, ReadsRawAndGzippedFiles) {
+  const std::string content = GoodImages();
+  const std::string raw = TempPath("maybe.raw");
+  const std::string gz = TempPath("maybe.gz");
+  WriteRaw(raw, content);
+  WriteGzipped(gz, content);
+  absl::StatusOr<std::string> from_raw = ReadMaybeGzipped(raw);
+  absl::StatusOr<std::string> from_gz = ReadMaybeGzipped(gz);
+  ASSERT_TRUE(from_raw.ok()) << from_raw.status();
+  ASSERT_TRUE(from_gz.ok()) << from_gz.status();
+  EXPECT_EQ(*from_raw, content);
+  EXPECT_EQ(*from_gz, content);
+}
+
+TEST(ReadMaybeGzippedTest, ReadsEmptyFile) {
+  const std::string path = TempPath("empty");
+  WriteRaw(path, "");
+  absl::StatusOr<std::string> read = ReadMaybeGzipped(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, "");
+}
+
+TEST(ReadMaybeGzippedTest, ConcatenatedGzipMembersDecompressAsOne) {
+  const std::string path = TempPath("two-members.gz");
+  WriteRaw(path, GzipBytes("first half, ") + GzipBytes("second half"));
+  absl::StatusOr<std::string> read = ReadMaybeGzipped(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, "first half, second half");
+}
+
+TEST(ReadMaybeGzippedTest, MissingFileIsNotFound) {
+  const std::string path = TempPath("does-not-exist.gz");
+  const absl::Status status = ReadMaybeGzipped(path).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr(path), HasSubstr("cannot open")));
+}
+
+TEST(ReadMaybeGzippedTest, DirectoryIsUnreadable) {
+  const std::string path = TempPath("");
+  const absl::Status status = ReadMaybeGzipped(path).status();
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), AllOf(HasSubstr(path), HasSubstr("cannot read")));
+}
+
+TEST(ReadMaybeGzippedTest, TruncatedGzipStreamIsDataLoss) {
+  const std::string gz = GzipBytes(GoodImages());
+  // Every cut past the 10-byte gzip header must be noticed, including the ones that only
+  // lose part of the CRC/length trailer.
+  for (size_t keep : {gz.size() / 2, gz.size() - 8, gz.size() - 1}) {
+    const std::string path = TempPath("cut.gz");
+    WriteRaw(path, gz.substr(0, keep));
+    const absl::Status status = ReadMaybeGzipped(path).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << "keep " << keep << ": " << status;
+    EXPECT_THAT(status.message(), AllOf(HasSubstr(path), HasSubstr("truncated gzip")));
+  }
+}
+
+TEST(ReadMaybeGzippedTest, CorruptGzipIsDataLoss) {
+  std::string gz = GzipBytes(GoodImages());
+  gz[gz.size() - 6] ^= 0x55;  // Inside the CRC-32 of the trailer.
+  const std::string path = TempPath("corrupt.gz");
+  WriteRaw(path, gz);
+  const absl::Status status = ReadMaybeGzipped(path).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr(path), HasSubstr("corrupt gzip")));
+}
+
+TEST(ReadMaybeGzippedTest, GarbageAfterGzipStreamIsDataLoss) {
+  const std::string path = TempPath("garbage-after.gz");
+  WriteRaw(path, GzipBytes(GoodImages()) + "junk");
+  const absl::Status status = ReadMaybeGzipped(path).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr(path), HasSubstr("4 trailing bytes after the end of the gzip")));
+}
+
+TEST(ReadIdxPairTest, GoodRawPairReadsBackExactly) {
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, 0), kCount);
+}
+
+TEST(ReadIdxPairTest, GoodGzippedPairReadsBackExactly) {
+  const std::string images = TempPath("gz-images-idx3-ubyte.gz");
+  const std::string labels = TempPath("gz-labels-idx1-ubyte.gz");
+  WriteGzipped(images, GoodImages());
+  WriteGzipped(labels, GoodLabels());
+  ExpectGoodPair(ReadIdxPair(images, labels, 3, 0), kCount);
+  // One of each is fine too.
+  ExpectGoodPair(ReadIdxPair(images, GoodLabelsPath(), 3, 0), kCount);
+}
+
+TEST(ReadIdxPairTest, LimitKeepsTheFirstExamples) {
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, 1), 1);
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, 2), 2);
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, kCount), kCount);
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, 1000), kCount);
+  ExpectGoodPair(ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 3, -1), kCount);
+}
+
+TEST(ReadIdxPairTest, MissingFilesAreNotFound) {
+  const std::string missing = TempPath("missing-idx");
+  absl::Status status = ReadIdxPair(missing, GoodLabelsPath(), 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status.message(), HasSubstr("images file '" + missing + "'"));
+  status = ReadIdxPair(GoodImagesPath(), missing, 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status.message(), HasSubstr("labels file '" + missing + "'"));
+}
+
+TEST(ReadIdxPairTest, NeitherGzipNorIdx) {
+  const absl::Status status = ReadImagesBytes("hello, world\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("images-under-test"), HasSubstr("neither gzip"),
+                                      HasSubstr("expected magic 0x00000803")));
+}
+
+TEST(ReadIdxPairTest, BadMagicInsideGzip) {
+  const std::string path = TempPath("bad-magic.gz");
+  std::string bytes = GoodLabels();
+  bytes[0] = 0x01;
+  WriteGzipped(path, bytes);
+  const absl::Status status = ReadIdxPair(GoodImagesPath(), path, 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr(path), HasSubstr("bad magic"), HasSubstr("decompressed content"),
+                    HasSubstr("expected magic 0x00000801")));
+}
+
+TEST(ReadIdxPairTest, WrongDataType) {
+  const absl::Status status = ReadImagesBytes(IdxBytes(0x0D, {kCount, kRows, kCols}, Pixels()));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images-under-test"), HasSubstr("data type byte 0x0D"),
+                    HasSubstr("must be 0x08 (unsigned byte)")));
+}
+
+TEST(ReadIdxPairTest, WrongNumberOfDimensions) {
+  // A labels file where the images belong, and the other way round.
+  absl::Status status = ReadImagesBytes(GoodLabels());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("images-under-test"),
+                                      HasSubstr("says 1 dimension,"), HasSubstr("must have 3")));
+  status = ReadLabelsBytes(GoodImages());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("labels-under-test"),
+                                      HasSubstr("says 3 dimensions"), HasSubstr("must have 1")));
+}
+
+TEST(ReadIdxPairTest, ZeroDimension) {
+  absl::Status status = ReadImagesBytes(IdxBytes(kUnsignedByte, {kCount, 0, kCols}, {}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images-under-test"), HasSubstr("dimension 1 (rows) is 0")));
+  status = ReadLabelsBytes(IdxBytes(kUnsignedByte, {0}, {}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("labels-under-test"), HasSubstr("dimension 0 (count) is 0")));
+}
+
+TEST(ReadIdxPairTest, OverflowingDimensions) {
+  const absl::Status status =
+      ReadImagesBytes(IdxBytes(kUnsignedByte, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, {}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("images-under-test"), HasSubstr("overflow")));
+}
+
+TEST(ReadIdxPairTest, TruncatedRawFile) {
+  std::string bytes = GoodImages();
+  bytes.pop_back();
+  absl::Status status = ReadImagesBytes(bytes);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images-under-test"), HasSubstr("truncated"),
+                    HasSubstr("promises 3 x 2 x 4 = 24 data bytes"), HasSubstr("only 23")));
+  // Cut inside the header, and inside the magic.
+  status = ReadImagesBytes(GoodImages().substr(0, 9));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("truncated"), HasSubstr("16-byte header")));
+  status = ReadImagesBytes(std::string(2, '\0'));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("truncated"), HasSubstr("4-byte IDX magic")));
+}
+
+TEST(ReadIdxPairTest, GzippedTruncatedContent) {
+  // A clean gzip stream whose content is shorter than its IDX header promises.
+  std::string bytes = GoodLabels();
+  bytes.pop_back();
+  const std::string path = TempPath("short-labels.gz");
+  WriteGzipped(path, bytes);
+  const absl::Status status = ReadIdxPair(GoodImagesPath(), path, 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr(path), HasSubstr("truncated"), HasSubstr("decompressed content")));
+}
+
+TEST(ReadIdxPairTest, TruncatedGzipStream) {
+  const std::string gz = GzipBytes(GoodImages());
+  const std::string path = TempPath("cut-images.gz");
+  WriteRaw(path, gz.substr(0, gz.size() - 3));
+  const absl::Status status = ReadIdxPair(path, GoodLabelsPath(), 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images file '" + path + "'"), HasSubstr("truncated gzip")));
+}
+
+TEST(ReadIdxPairTest, ExtraTrailingBytes) {
+  absl::Status status = ReadImagesBytes(GoodImages() + "xy");
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images-under-test"), HasSubstr("2 extra trailing bytes")));
+  const std::string path = TempPath("long-labels.gz");
+  WriteGzipped(path, GoodLabels() + "z");
+  status = ReadIdxPair(GoodImagesPath(), path, 3, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr(path), HasSubstr("1 extra trailing byte")));
+}
+
+TEST(ReadIdxPairTest, CountMismatch) {
+  const absl::Status status = ReadLabelsBytes(IdxBytes(kUnsignedByte, {2}, {0, 1}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("holds 3 images"), HasSubstr("holds 2 labels"),
+                                      HasSubstr("labels-under-test")));
+}
+
+TEST(ReadIdxPairTest, LabelOutOfRange) {
+  absl::Status status = ReadLabelsBytes(IdxBytes(kUnsignedByte, {kCount}, {0, 7, 1}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("labels-under-test"), HasSubstr("index 1 has value 7"),
+                    HasSubstr("num_classes = 3")));
+  // Label 2 is fine with 3 classes but not with 2, even when the limit would drop it.
+  status = ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 2, 1).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("index 1 has value 2"));
+}
+
+TEST(ReadIdxPairTest, NonPositiveNumClasses) {
+  const absl::Status status = ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 0, 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("num_classes must be >= 1, got 0"));
+}
+
+}  // namespace
+}  // namespace fftrain::trainer

@@ -1,0 +1,178 @@
+// trainer/train: trains a network of FFT convolutions on a GPU or the CPU.
+//
+//   bazel run //trainer:train -- --network=fmnist --epochs=15
+//   bazel run //trainer:train -- --device=cpu --train_limit=6000 --epochs=1
+//   bazel run //trainer:train -- --network=paper128 --dataset=synthetic --benchmark_iterations=20
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "comm/communicator.h"
+#include "fftconv/cuda/cuda_resources.h"
+#include "trainer/backend/backend.h"
+#include "trainer/trainer.h"
+
+namespace {
+const fftrain::trainer::TrainConfig kDefaults;
+}  // namespace
+
+ABSL_FLAG(std::string, device, "auto", "auto (a GPU when present, else the CPU), cuda or cpu");
+ABSL_FLAG(int, gpu, 0, "CUDA device ordinal, with --device=cuda or auto");
+ABSL_FLAG(std::string, network, kDefaults.network,
+          "Preset (fmnist, paper128) or spec, e.g. conv5x64p2,relu,pool2,fc10");
+ABSL_FLAG(std::string, dataset, kDefaults.dataset, "fashion-mnist or synthetic");
+ABSL_FLAG(std::string, data_dir, kDefaults.data_dir, "Folder of the Fashion-MNIST IDX files");
+ABSL_FLAG(int64_t, train_limit, 0, "Use the first N training examples (0: all)");
+ABSL_FLAG(int64_t, test_limit, 0, "Use the first N test examples (0: all)");
+ABSL_FLAG(std::string, synthetic_shape, "",
+          "CxHxW of synthetic images (default: the preset's input, else 1x28x28)");
+ABSL_FLAG(int64_t, synthetic_train, kDefaults.synthetic_train, "Synthetic training examples");
+ABSL_FLAG(int64_t, synthetic_test, kDefaults.synthetic_test, "Synthetic test examples");
+ABSL_FLAG(int, synthetic_classes, 0, "Synthetic classes (0: the network's outputs)");
+ABSL_FLAG(int64_t, epochs, kDefaults.epochs, "Epochs to train (in all, counting resumed ones)");
+ABSL_FLAG(int64_t, stop_after_epoch, 0,
+          "Stop after this epoch (0: train all --epochs); --resume continues the run");
+ABSL_FLAG(int64_t, batch_size, kDefaults.batch_size, "Examples per step (per GPU)");
+ABSL_FLAG(std::string, schedule, kDefaults.schedule, "Learning-rate schedule: constant, step, cosine");
+ABSL_FLAG(double, learning_rate, kDefaults.learning_rate, "Base learning rate");
+ABSL_FLAG(double, final_learning_rate, kDefaults.final_learning_rate, "Cosine schedule's last rate");
+ABSL_FLAG(int64_t, step_epochs, kDefaults.step_epochs, "Step schedule: epochs between decays");
+ABSL_FLAG(double, gamma, kDefaults.gamma, "Step schedule: decay factor");
+ABSL_FLAG(int64_t, warmup_steps, kDefaults.warmup_steps, "Linear warm-up from lr/10, in steps");
+ABSL_FLAG(double, momentum, kDefaults.momentum, "SGD momentum");
+ABSL_FLAG(double, weight_decay, kDefaults.weight_decay, "L2 weight decay");
+ABSL_FLAG(uint64_t, seed, kDefaults.seed, "Seed of initialisation, data order and synthetic data");
+ABSL_FLAG(std::string, keep_spectra, "auto",
+          "Keep forward spectra for backward: auto (when memory allows), on or off");
+ABSL_FLAG(std::string, log, "", "Write metrics as JSON lines to this file");
+ABSL_FLAG(std::string, checkpoint, "", "Write a checkpoint here after every epoch");
+ABSL_FLAG(bool, resume, false, "Continue from --checkpoint");
+ABSL_FLAG(bool, progress, true, "Show a progress line when stderr is a terminal");
+ABSL_FLAG(int64_t, log_every_steps, kDefaults.log_every_steps, "Steps between step events");
+ABSL_FLAG(bool, evaluate, true, "Evaluate on the test set after every epoch");
+ABSL_FLAG(int64_t, benchmark_iterations, 0,
+          "Instead of training: time this many iterations (after 5 warm-up ones) and print "
+          "milliseconds per iteration");
+
+namespace fftrain::trainer {
+namespace {
+
+absl::StatusOr<TensorShape> ParseShape(const std::string& text) {
+  if (text.empty()) return TensorShape{};
+  std::vector<std::string> parts = absl::StrSplit(text, 'x');
+  TensorShape s;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &s.c) || !absl::SimpleAtoi(parts[1], &s.h) ||
+      !absl::SimpleAtoi(parts[2], &s.w) || s.c <= 0 || s.h <= 0 || s.w <= 0 || s.c > 4096 ||
+      s.h > 65536 || s.w > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--synthetic_shape must be CxHxW with positive sizes, e.g. 3x128x128; got '", text, "'"));
+  }
+  return s;
+}
+
+absl::StatusOr<KeepSpectra> ParseKeepSpectra(const std::string& text) {
+  if (text == "auto") return KeepSpectra::kAuto;
+  if (text == "on") return KeepSpectra::kOn;
+  if (text == "off") return KeepSpectra::kOff;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--keep_spectra must be auto, on or off; got '", text, "'"));
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& device, int gpu) {
+  if (device == "cpu") return CreateCpuBackend();
+  if (device == "cuda") return CreateCudaBackend(gpu);
+  if (device == "auto") {
+    std::string why;
+    if (fftconv::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu);
+    std::fprintf(stderr, "no GPU (%s): training on the CPU\n", why.c_str());
+    return CreateCpuBackend();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device must be auto, cuda or cpu; got '", device, "'"));
+}
+
+absl::StatusOr<TrainConfig> ConfigFromFlags() {
+  TrainConfig c;
+  c.network = absl::GetFlag(FLAGS_network);
+  c.dataset = absl::GetFlag(FLAGS_dataset);
+  c.data_dir = absl::GetFlag(FLAGS_data_dir);
+  c.train_limit = absl::GetFlag(FLAGS_train_limit);
+  c.test_limit = absl::GetFlag(FLAGS_test_limit);
+  FFTRAIN_ASSIGN_OR_RETURN(c.synthetic_shape, ParseShape(absl::GetFlag(FLAGS_synthetic_shape)));
+  c.synthetic_train = absl::GetFlag(FLAGS_synthetic_train);
+  c.synthetic_test = absl::GetFlag(FLAGS_synthetic_test);
+  c.synthetic_classes = absl::GetFlag(FLAGS_synthetic_classes);
+  c.epochs = absl::GetFlag(FLAGS_epochs);
+  c.batch_size = absl::GetFlag(FLAGS_batch_size);
+  c.stop_after_epoch = absl::GetFlag(FLAGS_stop_after_epoch);
+  c.schedule = absl::GetFlag(FLAGS_schedule);
+  c.learning_rate = static_cast<float>(absl::GetFlag(FLAGS_learning_rate));
+  c.final_learning_rate = static_cast<float>(absl::GetFlag(FLAGS_final_learning_rate));
+  c.step_epochs = absl::GetFlag(FLAGS_step_epochs);
+  c.gamma = static_cast<float>(absl::GetFlag(FLAGS_gamma));
+  c.warmup_steps = absl::GetFlag(FLAGS_warmup_steps);
+  c.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
+  c.weight_decay = static_cast<float>(absl::GetFlag(FLAGS_weight_decay));
+  c.seed = absl::GetFlag(FLAGS_seed);
+  FFTRAIN_ASSIGN_OR_RETURN(c.keep_spectra, ParseKeepSpectra(absl::GetFlag(FLAGS_keep_spectra)));
+  c.log_path = absl::GetFlag(FLAGS_log);
+  c.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);
+  c.resume = absl::GetFlag(FLAGS_resume);
+  c.progress = absl::GetFlag(FLAGS_progress);
+  c.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
+  c.evaluate = absl::GetFlag(FLAGS_evaluate);
+  FFTRAIN_RETURN_IF_ERROR(ValidateConfig(c));
+  return c;
+}
+
+absl::Status Main() {
+  FFTRAIN_ASSIGN_OR_RETURN(TrainConfig config, ConfigFromFlags());
+  const int64_t benchmark = absl::GetFlag(FLAGS_benchmark_iterations);
+  if (benchmark < 0) return absl::InvalidArgumentError("--benchmark_iterations must be >= 0");
+  FFTRAIN_ASSIGN_OR_RETURN(auto backend,
+                           MakeBackend(absl::GetFlag(FLAGS_device), absl::GetFlag(FLAGS_gpu)));
+  comm::SingleProcessCommunicator communicator;
+  FFTRAIN_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, *backend, communicator));
+  if (benchmark > 0) {
+    FFTRAIN_ASSIGN_OR_RETURN(double ms, trainer->TimeIterations(5, benchmark));
+    std::printf("%s, batch %d: %.3f ms per training iteration (median of %d)\n",
+                trainer->network().spec().canonical.c_str(),
+                static_cast<int>(config.batch_size), ms, static_cast<int>(benchmark));
+    return absl::OkStatus();
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(auto history, trainer->Run());
+  if (!history.empty()) {
+    const EpochMetrics& last = history.back();
+    std::printf("final test accuracy: %.2f%% (test loss %.4f) after %d epochs\n",
+                100 * last.test_accuracy, last.test_loss, static_cast<int>(last.epoch));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace fftrain::trainer
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Trains a convolutional network whose convolutions run as FFT products.\n"
+      "  train --network=fmnist --epochs=15 [--device=auto|cuda|cpu] [--log=run.jsonl]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "train: unexpected argument '%s' (flags look like --name=value)\n",
+                 rest[1]);
+    return 2;
+  }
+  const absl::Status status = fftrain::trainer::Main();
+  if (!status.ok()) {
+    std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

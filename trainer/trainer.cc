@@ -1,0 +1,521 @@
+#include "trainer/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/metrics_log.h"
+
+namespace fftrain::trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Settings that change what a resumed run computes: they must match the checkpoint's.
+// The number of epochs is one: the learning-rate schedule spans them.
+constexpr const char* kResumeKeys[] = {
+    "network", "dataset", "data_dir", "train_limit", "synthetic_shape", "synthetic_train",
+    "synthetic_classes", "batch_size", "schedule", "learning_rate", "final_learning_rate",
+    "step_epochs", "gamma", "warmup_steps", "momentum", "weight_decay", "seed", "epochs"};
+
+std::map<std::string, std::string> ParseConfigText(const std::string& text) {
+  std::map<std::string, std::string> values;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    values[kv.first] = kv.second;
+  }
+  return values;
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const TrainConfig& c) {
+  auto bad = [](const std::string& what) { return absl::InvalidArgumentError(what); };
+  if (c.dataset != "fashion-mnist" && c.dataset != "synthetic") {
+    return bad(absl::StrCat("--dataset must be fashion-mnist or synthetic, got '", c.dataset, "'"));
+  }
+  if (c.epochs <= 0) return bad(absl::StrCat("--epochs must be positive, got ", c.epochs));
+  if (c.batch_size <= 0 || c.batch_size > (1 << 20)) {
+    return bad(absl::StrCat("--batch_size must be in [1, 1048576], got ", c.batch_size));
+  }
+  if (c.train_limit < 0 || c.test_limit < 0) {
+    return bad("--train_limit and --test_limit must be >= 0 (0 means all)");
+  }
+  if (c.dataset == "synthetic" && (c.synthetic_train <= 0 || c.synthetic_test < 0)) {
+    return bad("--synthetic_train must be positive and --synthetic_test >= 0");
+  }
+  if (c.synthetic_classes < 0 || c.synthetic_classes == 1) {
+    return bad(absl::StrCat("--synthetic_classes must be 0 (the network's outputs) or >= 2, got ",
+                            c.synthetic_classes));
+  }
+  if (c.stop_after_epoch < 0) {
+    return bad(absl::StrCat("--stop_after_epoch must be >= 0, got ", c.stop_after_epoch));
+  }
+  if (c.log_every_steps <= 0) {
+    return bad(absl::StrCat("--log_every_steps must be positive, got ", c.log_every_steps));
+  }
+  if (c.resume && c.checkpoint_path.empty()) {
+    return bad("--resume needs --checkpoint, the file to resume from");
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(c.schedule));
+  LearningRateSchedule schedule;
+  schedule.kind = kind;
+  schedule.base = c.learning_rate;
+  schedule.final_rate = c.final_learning_rate;
+  schedule.step_epochs = c.step_epochs;
+  schedule.gamma = c.gamma;
+  schedule.warmup_steps = c.warmup_steps;
+  if (absl::Status s = schedule.Validate(); !s.ok()) return bad(absl::StrCat("--", s.message()));
+  if (!(c.momentum >= 0 && c.momentum < 1)) {
+    return bad(absl::StrCat("--momentum must be in [0, 1), got ", c.momentum));
+  }
+  if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay)) {
+    return bad(absl::StrCat("--weight_decay must be >= 0, got ", c.weight_decay));
+  }
+  return ParseNetworkSpec(c.network).status();
+}
+
+std::string Trainer::ConfigText() const {
+  const TrainConfig& c = config_;
+  return absl::StrCat(
+      "network=", spec_.canonical, "\ndataset=", c.dataset, "\ndata_dir=", c.data_dir,
+      "\ntrain_limit=", c.train_limit, "\nsynthetic_shape=", train_.channels, "x", train_.height,
+      "x", train_.width, "\nsynthetic_train=", c.dataset == "synthetic" ? c.synthetic_train : 0,
+      "\nsynthetic_classes=", train_.num_classes, "\nbatch_size=", c.batch_size,
+      "\nschedule=", c.schedule, "\nlearning_rate=", c.learning_rate,
+      "\nfinal_learning_rate=", c.final_learning_rate, "\nstep_epochs=", c.step_epochs,
+      "\ngamma=", c.gamma, "\nwarmup_steps=", c.warmup_steps, "\nmomentum=", c.momentum,
+      "\nweight_decay=", c.weight_decay, "\nseed=", c.seed, "\nepochs=", c.epochs, "\n");
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& config,
+                                                         Backend& backend,
+                                                         comm::Communicator& communicator,
+                                                         std::FILE* log) {
+  FFTRAIN_RETURN_IF_ERROR(ValidateConfig(config));
+  auto t = std::unique_ptr<Trainer>(new Trainer(config, backend, communicator, log));
+  FFTRAIN_ASSIGN_OR_RETURN(t->spec_, ParseNetworkSpec(config.network));
+  FFTRAIN_RETURN_IF_ERROR(t->LoadData());
+
+  const TensorShape input{t->train_.channels, t->train_.height, t->train_.width};
+  const int64_t batch = config.batch_size;
+  const int64_t per_step = batch * communicator.size();
+  if (t->train_.count < per_step) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the training set has ", t->train_.count, " examples, fewer than one step's ", per_step,
+        " (--batch_size ", batch, " x ", communicator.size(), " ranks)"));
+  }
+  NetworkOptions options;
+  options.keep_spectra = config.keep_spectra;
+  FFTRAIN_ASSIGN_OR_RETURN(t->network_, Network::Create(t->spec_, input, batch, backend, options));
+  if (t->train_.num_classes > t->network_->classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the network's last layer has ", t->network_->classes(), " outputs but the data set has ",
+        t->train_.num_classes, " classes"));
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(SgdOptimizer optimizer,
+                           SgdOptimizer::Create(backend, t->network_->parameter_count(),
+                                                config.momentum, config.weight_decay));
+  t->optimizer_ = std::make_unique<SgdOptimizer>(std::move(optimizer));
+
+  const int64_t steps_per_epoch = t->train_.count / per_step;
+  t->schedule_.kind = *ParseScheduleKind(config.schedule);
+  t->schedule_.base = config.learning_rate;
+  t->schedule_.final_rate = config.final_learning_rate;
+  t->schedule_.step_epochs = config.step_epochs;
+  t->schedule_.gamma = config.gamma;
+  t->schedule_.warmup_steps = config.warmup_steps;
+  t->schedule_.steps_per_epoch = steps_per_epoch;
+  t->schedule_.total_steps = steps_per_epoch * config.epochs;
+
+  FFTRAIN_ASSIGN_OR_RETURN(t->labels_, backend.Allocate(sizeof(int32_t) * batch));
+  FFTRAIN_ASSIGN_OR_RETURN(t->loss_, backend.Allocate(sizeof(float) * batch));
+  FFTRAIN_ASSIGN_OR_RETURN(t->correct_, backend.Allocate(sizeof(int32_t) * batch));
+  t->host_images_.resize(batch * input.elements());
+  t->host_labels_.resize(batch);
+
+  if (config.resume) {
+    FFTRAIN_RETURN_IF_ERROR(t->Restore());
+  } else {
+    t->rng_.seed(config.seed);
+    FFTRAIN_RETURN_IF_ERROR(t->network_->InitializeParameters(config.seed));
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(JsonLinesWriter writer,
+                           JsonLinesWriter::Open(config.log_path, config.resume));
+  t->jsonl_ = std::make_unique<JsonLinesWriter>(std::move(writer));
+
+  if (log != nullptr && communicator.rank() == 0) {
+    std::fprintf(log, "device: %s\nnetwork: %s, batch %d, input %dx%dx%d\n",
+                 backend.Describe().c_str(), t->spec_.canonical.c_str(),
+                 static_cast<int>(batch), static_cast<int>(input.c), static_cast<int>(input.h),
+                 static_cast<int>(input.w));
+    for (const std::string& note : t->network_->startup_notes()) {
+      std::fprintf(log, "%s\n", note.c_str());
+    }
+    std::fprintf(log, "data: %d training and %d test examples, %d classes; %d steps per epoch\n",
+                 static_cast<int>(t->train_.count), static_cast<int>(t->test_.count),
+                 t->train_.num_classes, static_cast<int>(steps_per_epoch));
+    if (config.resume) {
+      std::fprintf(log, "resumed from %s after epoch %d (step %d)\n",
+                   config.checkpoint_path.c_str(), static_cast<int>(t->epoch_),
+                   static_cast<int>(t->step_));
+    }
+    std::fflush(log);
+  }
+  JsonObject event;
+  event.Add("event", "config").Add("device", backend.Describe()).Add("network", t->spec_.canonical)
+      .Add("batch_size", batch).Add("epochs", config.epochs).Add("schedule", config.schedule)
+      .Add("learning_rate", static_cast<double>(config.learning_rate))
+      .Add("momentum", static_cast<double>(config.momentum))
+      .Add("weight_decay", static_cast<double>(config.weight_decay))
+      .Add("seed", static_cast<int64_t>(config.seed)).Add("dataset", config.dataset)
+      .Add("train_examples", t->train_.count).Add("test_examples", t->test_.count)
+      .Add("steps_per_epoch", steps_per_epoch)
+      .Add("workspace_bytes", static_cast<int64_t>(t->network_->workspace_pool().bytes()))
+      .Add("keep_spectra", t->network_->keeps_spectra()).Add("resumed", config.resume)
+      .Add("start_epoch", t->epoch_);
+  FFTRAIN_RETURN_IF_ERROR(t->jsonl_->Write(event));
+  return t;
+}
+
+absl::Status Trainer::LoadData() {
+  const TrainConfig& c = config_;
+  if (c.dataset == "fashion-mnist") {
+    FFTRAIN_ASSIGN_OR_RETURN(train_, LoadFashionMnist(c.data_dir, Split::kTrain, c.train_limit));
+    FFTRAIN_ASSIGN_OR_RETURN(test_, LoadFashionMnist(c.data_dir, Split::kTest, c.test_limit));
+  } else {
+    TensorShape shape = c.synthetic_shape;
+    if (shape.elements() == 0) {
+      shape = {1, 28, 28};
+      for (const Preset& preset : Presets()) {
+        if (c.network == preset.name) shape = preset.input;
+      }
+    }
+    int32_t classes = c.synthetic_classes;
+    if (classes == 0) classes = static_cast<int32_t>(spec_.layers.back().outputs);
+    // One set split in two, so that both halves share the classes' prototypes.
+    FFTRAIN_ASSIGN_OR_RETURN(
+        ImageDataset all, MakeSyntheticDataset(c.synthetic_train + c.synthetic_test, shape.c,
+                                               shape.h, shape.w, classes, c.seed));
+    train_ = all;
+    test_ = all;
+    const int64_t elements = all.image_elements();
+    train_.count = c.synthetic_train;
+    train_.images.resize(train_.count * elements);
+    train_.labels.resize(train_.count);
+    test_.count = c.synthetic_test;
+    test_.images.assign(all.images.begin() + train_.count * elements, all.images.end());
+    test_.labels.assign(all.labels.begin() + train_.count, all.labels.end());
+  }
+  // Statistics of the training set normalise both sets.
+  const Normalization norm = ComputeNormalization(train_);
+  Normalize(norm, &train_);
+  if (test_.count > 0) Normalize(norm, &test_);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Restore() {
+  FFTRAIN_ASSIGN_OR_RETURN(TrainingState state, ReadCheckpoint(config_.checkpoint_path));
+  const std::string& path = config_.checkpoint_path;
+  if (state.network_spec != spec_.canonical) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint ", path, " holds network '", state.network_spec, "', not '",
+        spec_.canonical, "'"));
+  }
+  if (static_cast<int64_t>(state.parameters.size()) != network_->parameter_count()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint ", path, " holds ", state.parameters.size(), " parameters; the network has ",
+        network_->parameter_count()));
+  }
+  const auto saved = ParseConfigText(state.config);
+  const auto current = ParseConfigText(ConfigText());
+  for (const char* key : kResumeKeys) {
+    auto s = saved.find(key), c = current.find(key);
+    if (s == saved.end() || c == current.end() || s->second != c->second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", path, " was written with ", key, "=",
+          s == saved.end() ? "(missing)" : s->second, " but this run has ", key, "=",
+          c == current.end() ? "(missing)" : c->second,
+          "; resuming continues the same run and needs the same settings"));
+    }
+  }
+  std::istringstream rng_text(state.rng_state);
+  rng_text >> rng_;
+  if (rng_text.fail()) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", path, ": unreadable RNG state"));
+  }
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(state.parameters.data(), network_->parameters(),
+                                                sizeof(float) * state.parameters.size()));
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(state.momentum.data(), optimizer_->velocity(),
+                                                sizeof(float) * state.momentum.size()));
+  epoch_ = state.epoch;
+  step_ = state.step;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::SaveCheckpoint() {
+  if (config_.checkpoint_path.empty() || comm_.rank() != 0) return absl::OkStatus();
+  TrainingState state;
+  state.network_spec = spec_.canonical;
+  state.epoch = epoch_;
+  state.step = step_;
+  state.parameters.resize(network_->parameter_count());
+  state.momentum.resize(network_->parameter_count());
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(network_->parameters(), state.parameters.data(),
+                                              sizeof(float) * state.parameters.size()));
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(optimizer_->velocity(), state.momentum.data(),
+                                              sizeof(float) * state.momentum.size()));
+  std::ostringstream rng_text;
+  rng_text << rng_;
+  state.rng_state = rng_text.str();
+  state.config = ConfigText();
+  return WriteCheckpoint(config_.checkpoint_path, state);
+}
+
+absl::StatusOr<std::vector<float>> Trainer::Parameters() {
+  std::vector<float> host(network_->parameter_count());
+  FFTRAIN_RETURN_IF_ERROR(
+      backend_.CopyToHost(network_->parameters(), host.data(), sizeof(float) * host.size()));
+  return host;
+}
+
+absl::Status Trainer::LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices) {
+  std::vector<int64_t> padded = indices;
+  padded.resize(network_->batch(), indices.back());
+  GatherBatch(data, padded, host_images_.data(), host_labels_.data());
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(host_images_.data(), network_->input(),
+                                                sizeof(float) * host_images_.size()));
+  return backend_.CopyFromHost(host_labels_.data(), labels_.data(),
+                               sizeof(int32_t) * host_labels_.size());
+}
+
+absl::Status Trainer::Evaluate(double* loss, double* accuracy) {
+  const int64_t batch = network_->batch();
+  double loss_sum = 0;
+  int64_t correct = 0;
+  std::vector<float> host_loss(batch);
+  std::vector<int32_t> host_correct(batch);
+  for (int64_t begin = 0; begin < test_.count; begin += batch) {
+    std::vector<int64_t> indices;
+    for (int64_t i = begin; i < std::min(test_.count, begin + batch); ++i) indices.push_back(i);
+    FFTRAIN_RETURN_IF_ERROR(LoadBatch(test_, indices));
+    FFTRAIN_RETURN_IF_ERROR(network_->Forward());
+    FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
+        network_->logits(), labels_.ints(), batch, network_->classes(),
+        network_->logits_gradient(), loss_.floats(), correct_.ints()));
+    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
+    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
+    for (size_t i = 0; i < indices.size(); ++i) {  // the padding is not counted
+      loss_sum += host_loss[i];
+      correct += host_correct[i];
+    }
+  }
+  *loss = test_.count > 0 ? loss_sum / test_.count : std::nan("");
+  *accuracy = test_.count > 0 ? static_cast<double>(correct) / test_.count : std::nan("");
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
+  const int64_t batch = network_->batch();
+  const int64_t ranks = comm_.size();
+  const int64_t steps = schedule_.steps_per_epoch;
+  const std::vector<int64_t> order = EpochPermutation(train_.count, rng_(), epoch_);
+  const bool show_progress = config_.progress && comm_.rank() == 0 && isatty(fileno(stderr));
+  std::vector<float> host_loss(batch);
+  std::vector<int32_t> host_correct(batch);
+  double loss_sum = 0, window_loss = 0;
+  int64_t correct = 0, window_correct = 0, window_steps = 0;
+  const auto epoch_start = Clock::now();
+  auto window_start = epoch_start;
+
+  // Gradients are summed over ranks as soon as each layer's are ready.
+  const Network::GradientsReady all_reduce = [&](const Layer&, int64_t offset, int64_t count) {
+    if (ranks == 1) return absl::OkStatus();
+    return comm_.AllReduceSum(network_->gradients() + offset, count);
+  };
+
+  for (int64_t s = 0; s < steps; ++s) {
+    auto t0 = Clock::now();
+    const int64_t first = (s * ranks + comm_.rank()) * batch;
+    std::vector<int64_t> indices(order.begin() + first, order.begin() + first + batch);
+    FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices));
+    FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+    auto t1 = Clock::now();
+    {
+      ScopedRange range(backend_, "forward");
+      FFTRAIN_RETURN_IF_ERROR(network_->Forward());
+      FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
+          network_->logits(), labels_.ints(), batch, network_->classes(),
+          network_->logits_gradient(), loss_.floats(), correct_.ints()));
+      FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+    }
+    auto t2 = Clock::now();
+    {
+      ScopedRange range(backend_, "backward");
+      FFTRAIN_RETURN_IF_ERROR(network_->Backward(all_reduce));
+      FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+    }
+    auto t3 = Clock::now();
+    const float rate = schedule_.At(step_);
+    {
+      ScopedRange range(backend_, "update");
+      FFTRAIN_RETURN_IF_ERROR(
+          optimizer_->Step(network_->parameters(), network_->gradients(), rate));
+      FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
+      FFTRAIN_RETURN_IF_ERROR(
+          backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
+    }
+    auto t4 = Clock::now();
+    m->data_seconds += std::chrono::duration<double>(t1 - t0).count();
+    m->forward_seconds += std::chrono::duration<double>(t2 - t1).count();
+    m->backward_seconds += std::chrono::duration<double>(t3 - t2).count();
+    m->update_seconds += std::chrono::duration<double>(t4 - t3).count();
+    ++step_;
+
+    double step_loss = 0;
+    int64_t step_correct = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      step_loss += host_loss[i];
+      step_correct += host_correct[i];
+    }
+    if (!std::isfinite(step_loss)) {
+      return absl::InternalError(absl::StrCat(
+          "the loss became ", step_loss, " at epoch ", epoch_ + 1, " step ", step_,
+          "; lower --learning_rate"));
+    }
+    loss_sum += step_loss;
+    correct += step_correct;
+    window_loss += step_loss;
+    window_correct += step_correct;
+    ++window_steps;
+    const bool log_now = (s + 1) % config_.log_every_steps == 0 || s + 1 == steps;
+    if (log_now || show_progress) {
+      const double elapsed = SecondsSince(window_start);
+      const double images_per_s = window_steps * batch * ranks / std::max(elapsed, 1e-9);
+      const double mean_loss = window_loss / (window_steps * batch);
+      const double accuracy = static_cast<double>(window_correct) / (window_steps * batch);
+      if (show_progress) {
+        std::fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  lr %.4g ",
+                     static_cast<int>(epoch_ + 1), static_cast<int>(config_.epochs),
+                     static_cast<int>(s + 1), static_cast<int>(steps), mean_loss,
+                     100 * accuracy, images_per_s, rate);
+        std::fflush(stderr);
+      }
+      if (log_now) {
+        JsonObject event;
+        event.Add("event", "step").Add("epoch", epoch_ + 1).Add("step", step_)
+            .Add("loss", mean_loss).Add("accuracy", accuracy)
+            .Add("images_per_s", images_per_s).Add("learning_rate", static_cast<double>(rate));
+        FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
+        window_loss = 0;
+        window_correct = 0;
+        window_steps = 0;
+        window_start = Clock::now();
+      }
+    }
+  }
+  if (show_progress) std::fprintf(stderr, "\r%*s\r", 100, "");
+  const double train_seconds = SecondsSince(epoch_start);
+  m->train_loss = loss_sum / (steps * batch);
+  m->train_accuracy = static_cast<double>(correct) / (steps * batch);
+  m->images_per_second = steps * batch * ranks / train_seconds;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Iteration(float learning_rate) {
+  FFTRAIN_RETURN_IF_ERROR(network_->Forward());
+  FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
+      network_->logits(), labels_.ints(), network_->batch(), network_->classes(),
+      network_->logits_gradient(), loss_.floats(), correct_.ints()));
+  FFTRAIN_RETURN_IF_ERROR(network_->Backward());
+  return optimizer_->Step(network_->parameters(), network_->gradients(), learning_rate);
+}
+
+absl::StatusOr<double> Trainer::TimeIterations(int64_t warmup, int64_t iterations) {
+  if (warmup < 0 || iterations <= 0) {
+    return absl::InvalidArgumentError("TimeIterations: need warmup >= 0 and iterations > 0");
+  }
+  std::vector<int64_t> first_batch(network_->batch());
+  for (int64_t i = 0; i < network_->batch(); ++i) first_batch[i] = i % train_.count;
+  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, first_batch));
+  // A small rate keeps the parameters finite however many iterations run.
+  const float rate = 1e-4f;
+  for (int64_t i = 0; i < warmup; ++i) FFTRAIN_RETURN_IF_ERROR(Iteration(rate));
+  FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+  std::vector<double> ms;
+  for (int64_t i = 0; i < iterations; ++i) {
+    const auto start = Clock::now();
+    FFTRAIN_RETURN_IF_ERROR(Iteration(rate));
+    FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+    ms.push_back(1e3 * SecondsSince(start));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+absl::StatusOr<std::vector<EpochMetrics>> Trainer::Run() {
+  std::vector<EpochMetrics> history;
+  if (epoch_ >= config_.epochs && log_ != nullptr) {
+    std::fprintf(log_, "nothing to do: the checkpoint has %d epochs, --epochs is %d\n",
+                 static_cast<int>(epoch_), static_cast<int>(config_.epochs));
+  }
+  const int64_t last = config_.stop_after_epoch > 0
+                           ? std::min(config_.epochs, config_.stop_after_epoch)
+                           : config_.epochs;
+  while (epoch_ < last) {
+    EpochMetrics m;
+    const auto start = Clock::now();
+    FFTRAIN_RETURN_IF_ERROR(TrainEpoch(&m));
+    m.test_loss = m.test_accuracy = std::nan("");
+    if (config_.evaluate && test_.count > 0) {
+      const auto eval_start = Clock::now();
+      FFTRAIN_RETURN_IF_ERROR(Evaluate(&m.test_loss, &m.test_accuracy));
+      m.eval_seconds = SecondsSince(eval_start);
+    }
+    ++epoch_;
+    m.epoch = epoch_;
+    m.step = step_;
+    m.seconds = SecondsSince(start);
+    FFTRAIN_RETURN_IF_ERROR(SaveCheckpoint());
+    if (log_ != nullptr && comm_.rank() == 0) {
+      std::fprintf(log_,
+                   "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
+                   "%.0f img/s | %.1f s (data %.1f, forward %.1f, backward %.1f, update %.1f, "
+                   "eval %.1f)\n",
+                   static_cast<int>(m.epoch), static_cast<int>(config_.epochs), m.train_loss,
+                   100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy,
+                   m.images_per_second, m.seconds, m.data_seconds, m.forward_seconds,
+                   m.backward_seconds, m.update_seconds, m.eval_seconds);
+      std::fflush(log_);
+    }
+    JsonObject phases;
+    phases.Add("data", m.data_seconds).Add("forward", m.forward_seconds)
+        .Add("backward", m.backward_seconds).Add("update", m.update_seconds)
+        .Add("eval", m.eval_seconds);
+    JsonObject event;
+    event.Add("event", "epoch").Add("epoch", m.epoch).Add("step", m.step)
+        .Add("train_loss", m.train_loss).Add("train_accuracy", m.train_accuracy)
+        .Add("test_loss", m.test_loss).Add("test_accuracy", m.test_accuracy)
+        .Add("images_per_s", m.images_per_second).Add("epoch_seconds", m.seconds)
+        .Add("phase_seconds", phases);
+    FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
+    history.push_back(m);
+  }
+  return history;
+}
+
+}  // namespace fftrain::trainer

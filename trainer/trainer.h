@@ -1,0 +1,133 @@
+// The training loop: data, forward, loss, backward (gradients all-reduced as each layer
+// finishes), SGD, evaluation each epoch, metrics, checkpoints and exact resume.
+#ifndef FFTRAIN_TRAINER_TRAINER_H_
+#define FFTRAIN_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "comm/communicator.h"
+#include "trainer/backend/backend.h"
+#include "trainer/data/dataset.h"
+#include "trainer/metrics_log.h"
+#include "trainer/network.h"
+#include "trainer/optimizer.h"
+
+namespace fftrain::trainer {
+
+struct TrainConfig {
+  std::string network = "fmnist";        // a preset or a spec string
+  std::string dataset = "fashion-mnist";  // or "synthetic"
+  std::string data_dir = kFashionMnistDir;
+  int64_t train_limit = 0;                // first N training examples; 0 = all
+  int64_t test_limit = 0;                 // first N test examples; 0 = all
+  // Synthetic data: per-example shape (0s: the preset's input, else 1x28x28) and sizes.
+  TensorShape synthetic_shape;
+  int64_t synthetic_train = 10000;
+  int64_t synthetic_test = 2000;
+  int32_t synthetic_classes = 0;          // 0: the network's number of outputs
+
+  int64_t epochs = 15;
+  // Stop after this epoch (0: run all): splits a run that --resume then continues.
+  int64_t stop_after_epoch = 0;
+  int64_t batch_size = 128;
+  std::string schedule = "cosine";
+  float learning_rate = 0.05f;
+  float final_learning_rate = 0.0f;
+  int64_t step_epochs = 10;
+  float gamma = 0.1f;
+  int64_t warmup_steps = 0;
+  float momentum = 0.9f;
+  float weight_decay = 5e-4f;
+  uint64_t seed = 1;
+  KeepSpectra keep_spectra = KeepSpectra::kAuto;
+
+  std::string log_path;         // JSON lines; empty: none
+  std::string checkpoint_path;  // written after every epoch; empty: none
+  bool resume = false;          // continue from checkpoint_path
+  bool progress = true;         // progress line on stderr when it is a terminal
+  int64_t log_every_steps = 50;
+  bool evaluate = true;         // test-set evaluation after each epoch
+};
+
+// OK, or InvalidArgument naming the first bad setting.
+absl::Status ValidateConfig(const TrainConfig& config);
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  int64_t step = 0;   // optimizer steps completed
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;  // NaN without evaluation
+  double images_per_second = 0;
+  double seconds = 0;
+  double data_seconds = 0, forward_seconds = 0, backward_seconds = 0, update_seconds = 0,
+         eval_seconds = 0;
+};
+
+class Trainer {
+ public:
+  // Loads the data, builds the network and optimizer, and restores the checkpoint when
+  // resuming. Start-up notes (network, workspace pool, spectra) go to `log`.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainConfig& config,
+                                                         Backend& backend,
+                                                         comm::Communicator& communicator,
+                                                         std::FILE* log = stderr);
+
+  // Trains the remaining epochs; the metrics of each epoch run here.
+  absl::StatusOr<std::vector<EpochMetrics>> Run();
+
+  // Loss and accuracy over the test set (batches padded; padding not counted).
+  absl::Status Evaluate(double* loss, double* accuracy);
+
+  Network& network() { return *network_; }
+  int64_t epochs_done() const { return epoch_; }
+  int64_t steps_done() const { return step_; }
+  // Parameters copied to the host.
+  absl::StatusOr<std::vector<float>> Parameters();
+
+  // Milliseconds per training iteration (forward, loss, backward, update on one batch,
+  // the device synchronised at the end), the median of `iterations` after `warmup`.
+  // Changes the parameters: for benchmarks.
+  absl::StatusOr<double> TimeIterations(int64_t warmup, int64_t iterations);
+
+ private:
+  Trainer(TrainConfig config, Backend& backend, comm::Communicator& communicator,
+          std::FILE* log)
+      : config_(std::move(config)), backend_(backend), comm_(communicator), log_(log) {}
+
+  absl::Status LoadData();
+  absl::Status Restore();
+  absl::Status SaveCheckpoint();
+  absl::Status TrainEpoch(EpochMetrics* metrics);
+  absl::Status Iteration(float learning_rate);
+  // Copies examples `indices` (padded with the last one up to a full batch) to the device.
+  absl::Status LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices);
+  std::string ConfigText() const;
+
+  TrainConfig config_;
+  Backend& backend_;
+  comm::Communicator& comm_;
+  std::FILE* log_;
+  NetworkSpec spec_;
+  ImageDataset train_, test_;
+  std::unique_ptr<Network> network_;
+  std::unique_ptr<SgdOptimizer> optimizer_;
+  LearningRateSchedule schedule_;
+  Buffer labels_, loss_, correct_;  // per example of a batch, on the device
+  std::vector<float> host_images_;
+  std::vector<int32_t> host_labels_;
+  // Draws each epoch's shuffle seed; checkpointed, so a resumed run sees the same order.
+  std::mt19937_64 rng_;
+  int64_t epoch_ = 0;
+  int64_t step_ = 0;
+  std::unique_ptr<JsonLinesWriter> jsonl_;
+};
+
+}  // namespace fftrain::trainer
+
+#endif  // FFTRAIN_TRAINER_TRAINER_H_
