@@ -20,11 +20,11 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string TempPath(const std::string& name) {
-  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  return ::testing::TempDir() + name;
 }
 
 bool HaveFashionMnist() {
-  return std::ifstream(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz").good();
+  return std::ifstream(DefaultFashionMnistDir() + "/train-images-idx3-ubyte.gz").good();
 }
 
 // A small network on a real subset: fast on 2 cores, still a real learning problem.
@@ -60,7 +60,7 @@ RunResult Train(const TrainConfig& config) {
 }
 
 TEST(TrainingTest, LearnsFashionMnistSubset) {
-  if (!HaveFashionMnist()) GTEST_SKIP() << "Fashion-MNIST is not installed at " << kFashionMnistDir;
+  if (!HaveFashionMnist()) GTEST_SKIP() << "Fashion-MNIST is not installed at " << DefaultFashionMnistDir();
   TrainConfig config = SmallConfig();
   config.log_path = TempPath("learn.jsonl");
   const RunResult run = Train(config);

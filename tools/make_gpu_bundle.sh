@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU bundle: a self-contained folder with every test binary (GPU tests and
-# the CPU ones too), the benchmark and tool binaries, the shared libraries a GPU node
-# lacks (Abseil, Google Benchmark), and run_tests.sh. Copy it to a GPU node (no Bazel
+# the CPU ones too), the benchmark and tool binaries (the trainer: bin/trainer.train),
+# the shared libraries a GPU node lacks (Abseil, Google Benchmark), Fashion-MNIST
+# (data/), and run_tests.sh. Copy it to a GPU node (no Bazel
 # needed) and run ./run_tests.sh there.
 #
 # Usage: tools/make_gpu_bundle.sh [OUTPUT_DIR]   (default: gpu_bundle/)
@@ -12,7 +13,8 @@ out=${1:-gpu_bundle}
 
 tools/setup.sh
 
-tests=$(bazel query 'tests(//...)' 2>/dev/null)
+# GoogleTest binaries only: shell tests need Bazel's runfiles.
+tests=$(bazel query 'kind(cc_test, tests(//...))' 2>/dev/null)
 binaries=$(bazel query 'kind("cc_binary", //...)' 2>/dev/null)
 # shellcheck disable=SC2086
 bazel build ${BAZEL_FLAGS:-} $tests $binaries
@@ -43,6 +45,15 @@ for f in "$out"/tests/* "$out"/bin/*; do
 done | sort -u | grep -E '/lib(absl_|benchmark)' | while read -r lib; do
   cp -L "$lib" "$out/lib/"
 done
+
+# The trainer's default data set: GPU nodes lack Debian's package.
+data_dir=${FFTRAIN_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+if [[ -d $data_dir ]]; then
+  mkdir -p "$out/data/fashion-mnist"
+  cp "$data_dir"/*-ubyte* "$out/data/fashion-mnist/"
+else
+  echo "make_gpu_bundle: $data_dir is absent; the bundle carries no Fashion-MNIST" >&2
+fi
 
 cp tools/gpu_bundle/run_tests.sh "$out/run_tests.sh"
 chmod +x "$out/run_tests.sh"

@@ -23,7 +23,7 @@ TEST(JsonObjectTest, RendersFieldsInOrder) {
 }
 
 TEST(JsonLinesWriterTest, WritesAndAppendsLines) {
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/log.jsonl";
+  const std::string path = ::testing::TempDir() + "log.jsonl";
   {
     auto writer = JsonLinesWriter::Open(path, false);
     ASSERT_TRUE(writer.ok());

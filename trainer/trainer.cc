@@ -366,6 +366,13 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
     auto t2 = Clock::now();
     {
       ScopedRange range(backend_, "backward");
+      if (ranks > 1) {
+        // Each rank's loss is its batch's mean; scaling dL/dlogits by 1/ranks makes the
+        // all-reduced sum of gradients the gradient of the mean over the global batch.
+        FFTRAIN_RETURN_IF_ERROR(backend_.Scale(network_->logits_gradient(),
+                                               1.0f / static_cast<float>(ranks),
+                                               batch * network_->classes()));
+      }
       FFTRAIN_RETURN_IF_ERROR(network_->Backward(all_reduce));
       FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
     }

@@ -23,7 +23,7 @@ namespace fftrain::trainer {
 struct TrainConfig {
   std::string network = "fmnist";        // a preset or a spec string
   std::string dataset = "fashion-mnist";  // or "synthetic"
-  std::string data_dir = kFashionMnistDir;
+  std::string data_dir = DefaultFashionMnistDir();
   int64_t train_limit = 0;                // first N training examples; 0 = all
   int64_t test_limit = 0;                 // first N test examples; 0 = all
   // Synthetic data: per-example shape (0s: the preset's input, else 1x28x28) and sizes.
@@ -37,11 +37,11 @@ struct TrainConfig {
   int64_t stop_after_epoch = 0;
   int64_t batch_size = 128;
   std::string schedule = "cosine";
-  float learning_rate = 0.05f;
+  float learning_rate = 0.02f;
   float final_learning_rate = 0.0f;
   int64_t step_epochs = 10;
   float gamma = 0.1f;
-  int64_t warmup_steps = 0;
+  int64_t warmup_steps = 100;
   float momentum = 0.9f;
   float weight_decay = 5e-4f;
   uint64_t seed = 1;

@@ -8,6 +8,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [[ -d $here/data/fashion-mnist ]]; then
+  export FFTRAIN_FASHION_MNIST_DIR=${FFTRAIN_FASHION_MNIST_DIR:-$here/data/fashion-mnist}
+fi
 
 allow_skips=0
 filter=.
@@ -33,9 +36,11 @@ for t in "$here"/tests/*; do
   name=$(basename "$t")
   [[ $name =~ $filter ]] || continue
   log=$(mktemp)
+  scratch=$(mktemp -d)  # as Bazel does: each test gets its own TEST_TMPDIR
   start=$(date +%s.%N)
-  "$t" --gtest_color=no "${extra[@]}" >"$log" 2>&1
+  TEST_TMPDIR=$scratch "$t" --gtest_color=no "${extra[@]}" >"$log" 2>&1
   rc=$?
+  rm -rf "$scratch"
   secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
   p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\..*/\1/p' "$log" | tail -n 1)
   f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below.*/\1/p' "$log" | tail -n 1)
@@ -45,7 +50,7 @@ for t in "$here"/tests/*; do
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   printf '%-45s %4d passed %4d failed %4d skipped  %6ss\n' "$name" "$p" "$f" "$s" "$secs"
   # Lines the tests print for the record (measured errors), and failures in full.
-  grep -E '^(worst|L[0-9] )' "$log" | sed 's/^/    /'
+  grep -E '^(worst|L[0-9] |CPU vs GPU)' "$log" | sed 's/^/    /'
   if (( f > 0 )) || { (( s > 0 )) && [[ $gpu != none ]] && (( !allow_skips )); }; then
     sed 's/^/    | /' "$log" | tail -n 60
   fi

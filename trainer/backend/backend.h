@@ -102,6 +102,8 @@ class Backend {
 
   // dst[i] = value for i < n.
   virtual absl::Status Fill(float* dst, float value, int64_t n) = 0;
+  // x[i] *= alpha for i < n.
+  virtual absl::Status Scale(float* x, float alpha, int64_t n) = 0;
 
   // y = max(x, 0). x and y may alias.
   virtual absl::Status ReluForward(const float* x, float* y, int64_t n) = 0;

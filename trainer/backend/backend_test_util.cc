@@ -126,13 +126,13 @@ NamedOutputs RunAllOps(Backend& b, uint32_t seed) {
                            workspace.span()));
   check(b.ReluForward(y.floats(), y.floats(), s.output_elements()));
   check(b.MaxPoolForward(pool, y.floats(), pooled.floats(), argmax.ints()));
-  check(b.Gemm(false, true, s.n, classes, features, 1.0f, pooled.floats(), fc_w.floats(),
-               0.0f, logits.floats()));
+  check(b.Gemm(false, true, s.n, classes, features, 1.0f, pooled.floats(), fc_w.floats(), 0.0f,
+               logits.floats()));
   check(b.AddBiasToRows(logits.floats(), fc_b.floats(), s.n, classes));
   check(b.SoftmaxCrossEntropy(logits.floats(), labels.ints(), s.n, classes, grad.floats(),
                               loss.floats(), correct.ints()));
-  check(b.Gemm(true, false, classes, features, s.n, 1.0f, grad.floats(), pooled.floats(),
-               0.0f, fc_gw.floats()));
+  check(b.Gemm(true, false, classes, features, s.n, 1.0f, grad.floats(), pooled.floats(), 0.0f,
+               fc_gw.floats()));
   check(b.SumRows(grad.floats(), s.n, classes, fc_gb.floats()));
   check(b.Gemm(false, false, s.n, features, classes, 1.0f, grad.floats(), fc_w.floats(), 0.0f,
                g_pooled.floats()));
@@ -142,10 +142,10 @@ NamedOutputs RunAllOps(Backend& b, uint32_t seed) {
   check((*engine)->BackwardFilter(x.floats(), gy.floats(), gw.floats(), gb.floats(), spectra,
                                   fftconv::GradOutputSpectrum::kFromBackwardData,
                                   workspace.span()));
-  check(b.SgdMomentumStep(w.floats(), gw.floats(), w_velocity.floats(), s.weight_elements(),
+  check(
+      b.SgdMomentumStep(w.floats(), gw.floats(), w_velocity.floats(), s.weight_elements(), hyper));
+  check(b.SgdMomentumStep(fc_w.floats(), fc_gw.floats(), fc_velocity.floats(), classes * features,
                           hyper));
-  check(b.SgdMomentumStep(fc_w.floats(), fc_gw.floats(), fc_velocity.floats(),
-                          classes * features, hyper));
   check(b.Synchronize());
 
   outputs.emplace_back("conv+relu y", Download(b, y, s.output_elements()));

@@ -82,10 +82,10 @@ class CpuBackend final : public Backend {
     if (!host.ok()) {
       // HostBuffer names the size; the interface promises the free memory too.
       const absl::StatusOr<size_t> free_bytes = AvailablePhysicalBytes();
-      return absl::ResourceExhaustedError(absl::StrCat(
-          host.status().message(), "; ",
-          free_bytes.ok() ? absl::StrCat(*free_bytes) : std::string("unknown"),
-          " bytes of physical memory available"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(host.status().message(), "; ",
+                       free_bytes.ok() ? absl::StrCat(*free_bytes) : std::string("unknown"),
+                       " bytes of physical memory available"));
     }
     return Buffer(std::move(host).value());
   }
@@ -110,6 +110,12 @@ class CpuBackend final : public Backend {
   absl::Status Fill(float* dst, float value, int64_t n) override {
     FFTRAIN_RETURN_IF_ERROR(CheckElementwise("Fill", n, {{"dst", dst}}));
     for (int64_t i = 0; i < n; ++i) dst[i] = value;
+    return absl::OkStatus();
+  }
+
+  absl::Status Scale(float* x, float alpha, int64_t n) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckElementwise("Scale", n, {{"x", x}}));
+    for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
     return absl::OkStatus();
   }
 
@@ -167,8 +173,7 @@ class CpuBackend final : public Backend {
           const int64_t a = argmax[out];
           const int64_t r = (a / d.w) % d.h, q = a % d.w;
           if (a < 0 || a / (d.h * d.w) != plane || r < i * d.stride ||
-              r >= i * d.stride + d.window || q < j * d.stride ||
-              q >= j * d.stride + d.window) {
+              r >= i * d.stride + d.window || q < j * d.stride || q >= j * d.stride + d.window) {
             return absl::InvalidArgumentError(absl::StrCat(
                 "MaxPoolBackward: argmax ", a, " of output ", out, " is outside its window"));
           }
@@ -184,8 +189,7 @@ class CpuBackend final : public Backend {
   }
 
   absl::Status Gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
-                    float alpha, const float* a, const float* b, float beta,
-                    float* c) override {
+                    float alpha, const float* a, const float* b, float beta, float* c) override {
     FFTRAIN_RETURN_IF_ERROR(CheckGemm(m, n, k, a, b, c));
     if (m == 0 || n == 0) return absl::OkStatus();
     if (k == 0) {
@@ -197,16 +201,13 @@ class CpuBackend final : public Backend {
     const int lda = static_cast<int>(transpose_a ? m : k);
     const int ldb = static_cast<int>(transpose_b ? k : n);
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
-                transpose_b ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
-                static_cast<int>(n));
+                transpose_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(k), alpha, a, lda, b, ldb, beta, c, static_cast<int>(n));
     return absl::OkStatus();
   }
 
-  absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows,
-                             int64_t cols) override {
-    FFTRAIN_RETURN_IF_ERROR(
-        CheckMatrix("AddBiasToRows", rows, cols, {{"y", y}, {"bias", bias}}));
+  absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows, int64_t cols) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckMatrix("AddBiasToRows", rows, cols, {{"y", y}, {"bias", bias}}));
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) y[r * cols + c] += bias[c];
     }
@@ -228,8 +229,8 @@ class CpuBackend final : public Backend {
   absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch,
                                    int64_t classes, float* grad, float* loss_per_example,
                                    int32_t* correct_per_example) override {
-    FFTRAIN_RETURN_IF_ERROR(CheckSoftmax(batch, classes, logits, labels, grad,
-                                         loss_per_example, correct_per_example));
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckSoftmax(batch, classes, logits, labels, grad, loss_per_example, correct_per_example));
     {
       absl::Status labels_ok = CheckLabels(labels, batch, classes);
       if (!labels_ok.ok()) {

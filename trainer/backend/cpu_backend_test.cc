@@ -18,9 +18,9 @@ namespace {
 
 using fftconv::testing::RandomVector;
 using fftconv::testing::RelativeError;
-using ::testing::HasSubstr;
 using testing::Download;
 using testing::DownloadInts;
+using ::testing::HasSubstr;
 using testing::Poisoned;
 using testing::Upload;
 using testing::UploadInts;
@@ -97,6 +97,17 @@ TEST_F(CpuBackendTest, CopiesAndFills) {
   }
 }
 
+TEST_F(CpuBackendTest, Scales) {
+  const std::vector<float> values = RandomVector(19, 3);
+  Buffer buffer = Upload(b(), values);
+  ASSERT_TRUE(b().Scale(buffer.floats() + 2, 0.25f, 15).ok());
+  const std::vector<float> scaled = Download(b(), buffer, 19);
+  for (int i = 0; i < 19; ++i) {
+    EXPECT_EQ(scaled[i], i >= 2 && i < 17 ? values[i] * 0.25f : values[i]) << i;
+  }
+  EXPECT_EQ(b().Scale(buffer.floats(), 2.0f, -1).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(CpuBackendTest, Relu) {
   std::vector<float> x = Quantized(301, 2);  // exact zeros included
   const std::vector<float> gy = RandomVector(301, 3);
@@ -150,8 +161,8 @@ std::vector<float> ReferencePoolBackward(const PoolDims& d, const std::vector<fl
 }
 
 void CheckPool(Backend& b, const PoolDims& d, uint32_t seed) {
-  SCOPED_TRACE(::testing::Message() << d.h << "x" << d.w << " window " << d.window
-                                    << " stride " << d.stride);
+  SCOPED_TRACE(::testing::Message()
+               << d.h << "x" << d.w << " window " << d.window << " stride " << d.stride);
   const int64_t in = d.n * d.c * d.h * d.w, out = d.n * d.c * d.out_h * d.out_w;
   const std::vector<float> x = Quantized(in, seed);
   const std::vector<float> gy = RandomVector(out, seed + 1);
@@ -164,8 +175,7 @@ void CheckPool(Backend& b, const PoolDims& d, uint32_t seed) {
   ASSERT_TRUE(b.MaxPoolBackward(d, dgy.floats(), dargmax.ints(), dgx.floats()).ok());
   // A gx element receives at most ceil(window/stride)^2 = 4 terms here, summed in float:
   // a few ulps from the double reference.
-  EXPECT_LE(RelativeError(Download(b, dgx, in), ReferencePoolBackward(d, gy, want.argmax)),
-            1e-6);
+  EXPECT_LE(RelativeError(Download(b, dgx, in), ReferencePoolBackward(d, gy, want.argmax)), 1e-6);
 }
 
 TEST_F(CpuBackendTest, MaxPool2x2Stride2WithOddSizes) {
@@ -199,9 +209,8 @@ TEST_F(CpuBackendTest, MaxPoolRefusesBadDims) {
   EXPECT_EQ(b().MaxPoolForward(big_window, x.floats(), y.floats(), argmax.ints()).code(),
             absl::StatusCode::kInvalidArgument);
   const PoolDims zero_stride{1, 1, 4, 4, 2, 0, 3, 3};
-  EXPECT_THAT(
-      b().MaxPoolForward(zero_stride, x.floats(), y.floats(), argmax.ints()).message(),
-      HasSubstr("stride"));
+  EXPECT_THAT(b().MaxPoolForward(zero_stride, x.floats(), y.floats(), argmax.ints()).message(),
+              HasSubstr("stride"));
   // An argmax outside its output's window.
   const PoolDims d{1, 1, 4, 4, 2, 2, 2, 2};
   Buffer bad_argmax = UploadInts(b(), {0, 2, 8, 0});
@@ -209,10 +218,9 @@ TEST_F(CpuBackendTest, MaxPoolRefusesBadDims) {
             absl::StatusCode::kInvalidArgument);
 }
 
-std::vector<float> ReferenceGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                                 float alpha, const std::vector<float>& a,
-                                 const std::vector<float>& b, float beta,
-                                 const std::vector<float>& c) {
+std::vector<float> ReferenceGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                 const std::vector<float>& a, const std::vector<float>& b,
+                                 float beta, const std::vector<float>& c) {
   std::vector<float> out(m * n);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -235,17 +243,16 @@ TEST_F(CpuBackendTest, GemmAllTransposes) {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
       for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, std::pair{-1.5f, 0.75f}}) {
-        SCOPED_TRACE(::testing::Message() << "ta " << ta << " tb " << tb << " alpha " << alpha
-                                          << " beta " << beta);
+        SCOPED_TRACE(::testing::Message()
+                     << "ta " << ta << " tb " << tb << " alpha " << alpha << " beta " << beta);
         const std::vector<float> a = RandomVector(m * k, seed++);
         const std::vector<float> bm = RandomVector(k * n, seed++);
         const std::vector<float> c = RandomVector(m * n, seed++);
         Buffer da = Upload(b(), a), db = Upload(b(), bm);
         // beta = 0 must overwrite C, even NaN.
         Buffer dc = beta == 0.0f ? Poisoned(b(), m * n) : Upload(b(), c);
-        ASSERT_TRUE(b().Gemm(ta, tb, m, n, k, alpha, da.floats(), db.floats(), beta,
-                             dc.floats())
-                        .ok());
+        ASSERT_TRUE(
+            b().Gemm(ta, tb, m, n, k, alpha, da.floats(), db.floats(), beta, dc.floats()).ok());
         EXPECT_LE(RelativeError(Download(b(), dc, m * n),
                                 ReferenceGemm(ta, tb, m, n, k, alpha, a, bm, beta, c)),
                   kGemmTolerance);
@@ -258,8 +265,7 @@ TEST_F(CpuBackendTest, GemmWithEmptyInnerDimensionScalesC) {
   Buffer c = Upload(b(), {1, 2, 3, 4, 5, 6});
   ASSERT_TRUE(b().Gemm(false, false, 2, 3, 0, 1.0f, nullptr, nullptr, 0.5f, c.floats()).ok());
   EXPECT_EQ(Download(b(), c, 6), (std::vector<float>{0.5, 1, 1.5, 2, 2.5, 3}));
-  EXPECT_EQ(b().Gemm(false, false, 2, -3, 1, 1.0f, c.floats(), c.floats(), 0, c.floats())
-                .code(),
+  EXPECT_EQ(b().Gemm(false, false, 2, -3, 1, 1.0f, c.floats(), c.floats(), 0, c.floats()).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -296,9 +302,9 @@ SoftmaxResult RunSoftmax(Backend& b, const std::vector<float>& logits,
   Buffer dlogits = Upload(b, logits), dlabels = UploadInts(b, labels);
   Buffer grad = Poisoned(b, batch * classes), loss = Poisoned(b, batch);
   Buffer correct = Poisoned(b, batch);
-  const absl::Status status = b.SoftmaxCrossEntropy(dlogits.floats(), dlabels.ints(), batch,
-                                                    classes, grad.floats(), loss.floats(),
-                                                    correct.ints());
+  const absl::Status status =
+      b.SoftmaxCrossEntropy(dlogits.floats(), dlabels.ints(), batch, classes, grad.floats(),
+                            loss.floats(), correct.ints());
   EXPECT_TRUE(status.ok()) << status;
   return {Download(b, grad, batch * classes), Download(b, loss, batch),
           DownloadInts(b, correct, batch)};
@@ -326,14 +332,12 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyMatchesReference) {
     const double lse = x[arg] + std::log(sum);
     // Loss: x - max is rounded to float before exp (relative 6e-8 of |x - max| <= 40),
     // so 1e-5 relative is ample.
-    EXPECT_NEAR(got.loss[i], lse - x[labels[i]], 1e-5 * std::max(1.0, lse - x[labels[i]]))
-        << i;
+    EXPECT_NEAR(got.loss[i], lse - x[labels[i]], 1e-5 * std::max(1.0, lse - x[labels[i]])) << i;
     EXPECT_EQ(got.correct[i], arg == labels[i] ? 1 : 0) << i;
     correct_count += got.correct[i];
     double row_sum = 0.0;
     for (int64_t j = 0; j < classes; ++j) {
-      const double want =
-          (std::exp(double{x[j]} - lse) - (j == labels[i] ? 1.0 : 0.0)) / batch;
+      const double want = (std::exp(double{x[j]} - lse) - (j == labels[i] ? 1.0 : 0.0)) / batch;
       // Gradients are at most 1/batch = 0.0625; the float roundings (of x - max and of
       // the result) move them by ~1e-8.
       EXPECT_NEAR(got.grad[i * classes + j], want, 1e-7) << i << "," << j;
@@ -348,10 +352,10 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyMatchesReference) {
 
 TEST_F(CpuBackendTest, SoftmaxCrossEntropyIsStableForHugeLogits) {
   const int64_t classes = 4;
-  const std::vector<float> logits = {1000, -1000, 0, 999,      // label 3
+  const std::vector<float> logits = {1000,  -1000, 0,     999,    // label 3
                                      -1000, -1000, -1000, -1000,  // label 0: tie -> first
-                                     1000, 1000, 1000, 1000,      // label 2: tie -> 0 wins
-                                     1000, -1000, 0, 999};        // label 1
+                                     1000,  1000,  1000,  1000,   // label 2: tie -> 0 wins
+                                     1000,  -1000, 0,     999};   // label 1
   const std::vector<int32_t> labels = {3, 0, 2, 1};
   const SoftmaxResult got = RunSoftmax(b(), logits, labels, classes);
   const double log1pe = std::log1p(std::exp(-1.0));
@@ -456,11 +460,10 @@ TEST_F(CpuBackendTest, ConvEngineMatchesReferenceConvolution) {
                   ->Forward(dx.floats(), dw.floats(), dbias.floats(), dy.floats(), spectra,
                             workspace->span())
                   .ok());
-  ASSERT_TRUE(
-      (*engine)->BackwardData(dgy.floats(), dgx.floats(), spectra, workspace->span()).ok());
+  ASSERT_TRUE((*engine)->BackwardData(dgy.floats(), dgx.floats(), spectra, workspace->span()).ok());
   ASSERT_TRUE((*engine)
-                  ->BackwardFilter(dx.floats(), dgy.floats(), dgw.floats(), dgb.floats(),
-                                   spectra, fftconv::GradOutputSpectrum::kFromBackwardData,
+                  ->BackwardFilter(dx.floats(), dgy.floats(), dgw.floats(), dgb.floats(), spectra,
+                                   fftconv::GradOutputSpectrum::kFromBackwardData,
                                    workspace->span())
                   .ok());
 
@@ -468,8 +471,7 @@ TEST_F(CpuBackendTest, ConvEngineMatchesReferenceConvolution) {
       gb(s.k);
   ASSERT_TRUE(fftconv::ReferenceForward(s, x.data(), w.data(), bias.data(), y.data()).ok());
   ASSERT_TRUE(fftconv::ReferenceBackwardData(s, gy.data(), w.data(), gx.data()).ok());
-  ASSERT_TRUE(
-      fftconv::ReferenceBackwardFilter(s, x.data(), gy.data(), gw.data(), gb.data()).ok());
+  ASSERT_TRUE(fftconv::ReferenceBackwardFilter(s, x.data(), gy.data(), gw.data(), gb.data()).ok());
   EXPECT_LE(RelativeError(Download(b(), dy, s.output_elements()), y), kConvTolerance);
   EXPECT_LE(RelativeError(Download(b(), dgx, s.input_elements()), gx), kConvTolerance);
   EXPECT_LE(RelativeError(Download(b(), dgw, s.weight_elements()), gw), kConvTolerance);
@@ -482,10 +484,10 @@ TEST_F(CpuBackendTest, RefusesNegativeSizesAndNullPointers) {
   EXPECT_THAT(b().ReluForward(nullptr, buffer.floats(), 8).message(), HasSubstr("x is null"));
   EXPECT_EQ(b().SumRows(buffer.floats(), -2, 4, buffer.floats()).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(b().SgdMomentumStep(buffer.floats(), buffer.floats(), buffer.floats(), -5,
-                                {0.1f, 0.9f, 0.0f})
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      b().SgdMomentumStep(buffer.floats(), buffer.floats(), buffer.floats(), -5, {0.1f, 0.9f, 0.0f})
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   // Nothing to do is fine, whatever the pointers.
   EXPECT_TRUE(b().Fill(nullptr, 0.0f, 0).ok());
   EXPECT_TRUE(b().CopyFromHost(nullptr, nullptr, 0).ok());

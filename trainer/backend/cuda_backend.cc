@@ -93,8 +93,7 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<Buffer> Allocate(size_t bytes) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_ASSIGN_OR_RETURN(fftconv::DeviceBuffer memory,
-                             fftconv::DeviceBuffer::Allocate(bytes));
+    FFTRAIN_ASSIGN_OR_RETURN(fftconv::DeviceBuffer memory, fftconv::DeviceBuffer::Allocate(bytes));
     return Buffer(std::move(memory));
   }
 
@@ -137,6 +136,13 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
+  absl::Status Scale(float* x, float alpha, int64_t n) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckElementwise("Scale", n, {{"x", x}}));
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchScale(x, alpha, n, stream()));
+    return absl::OkStatus();
+  }
+
   absl::Status ReluForward(const float* x, float* y, int64_t n) override {
     FFTRAIN_RETURN_IF_ERROR(CheckElementwise("ReluForward", n, {{"x", x}, {"y", y}}));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
@@ -157,8 +163,7 @@ class CudaBackend final : public Backend {
     FFTRAIN_RETURN_IF_ERROR(
         CheckPool("MaxPoolForward", d, {{"x", x}, {"y", y}, {"argmax", argmax}}));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_CUDA_RETURN_IF_ERROR(
-        cuda::LaunchMaxPoolForward(Geometry(d), x, y, argmax, stream()));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchMaxPoolForward(Geometry(d), x, y, argmax, stream()));
     return absl::OkStatus();
   }
 
@@ -175,8 +180,7 @@ class CudaBackend final : public Backend {
   // Row-major through column-major cuBLAS: a row-major matrix is its transpose in column
   // major, so C^T (n x m, ldc = n) = op(B)^T op(A)^T, B and A swapped.
   absl::Status Gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
-                    float alpha, const float* a, const float* b, float beta,
-                    float* c) override {
+                    float alpha, const float* a, const float* b, float beta, float* c) override {
     FFTRAIN_RETURN_IF_ERROR(CheckGemm(m, n, k, a, b, c));
     if (m == 0 || n == 0) return absl::OkStatus();
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
@@ -194,10 +198,8 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows,
-                             int64_t cols) override {
-    FFTRAIN_RETURN_IF_ERROR(
-        CheckMatrix("AddBiasToRows", rows, cols, {{"y", y}, {"bias", bias}}));
+  absl::Status AddBiasToRows(float* y, const float* bias, int64_t rows, int64_t cols) override {
+    FFTRAIN_RETURN_IF_ERROR(CheckMatrix("AddBiasToRows", rows, cols, {{"y", y}, {"bias", bias}}));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchAddBiasToRows(y, bias, rows, cols, stream()));
     return absl::OkStatus();
@@ -218,12 +220,11 @@ class CudaBackend final : public Backend {
   absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch,
                                    int64_t classes, float* grad, float* loss_per_example,
                                    int32_t* correct_per_example) override {
-    FFTRAIN_RETURN_IF_ERROR(CheckSoftmax(batch, classes, logits, labels, grad,
-                                         loss_per_example, correct_per_example));
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckSoftmax(batch, classes, logits, labels, grad, loss_per_example, correct_per_example));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSoftmaxCrossEntropy(
-        logits, labels, batch, classes, grad, loss_per_example, correct_per_example,
-        stream()));
+        logits, labels, batch, classes, grad, loss_per_example, correct_per_example, stream()));
     return absl::OkStatus();
   }
 
@@ -231,9 +232,9 @@ class CudaBackend final : public Backend {
                                const SgdHyper& hyper) override {
     FFTRAIN_RETURN_IF_ERROR(CheckSgd(n, params, grads, velocity));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdMomentumStep(
-        params, grads, velocity, n, hyper.learning_rate, hyper.momentum, hyper.weight_decay,
-        stream()));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdMomentumStep(params, grads, velocity, n,
+                                                             hyper.learning_rate, hyper.momentum,
+                                                             hyper.weight_decay, stream()));
     return absl::OkStatus();
   }
 
@@ -270,9 +271,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal) {
         absl::StrCat("no CUDA device for the CUDA backend: ", why_none));
   }
   if (ordinal < 0 || ordinal >= count) {
-    return absl::InvalidArgumentError(absl::StrCat("CUDA device ", ordinal,
-                                                   " does not exist; devices are 0..",
-                                                   count - 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CUDA device ", ordinal, " does not exist; devices are 0..", count - 1));
   }
   FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal));
   FFTRAIN_ASSIGN_OR_RETURN(std::string description, fftconv::CurrentDeviceDescription());

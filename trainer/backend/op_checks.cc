@@ -74,9 +74,8 @@ absl::Status CheckPool(const char* op, const PoolDims& d, std::initializer_list<
   FFTRAIN_RETURN_IF_ERROR(CheckPositive(op, "window", d.window));
   FFTRAIN_RETURN_IF_ERROR(CheckPositive(op, "stride", d.stride));
   if (d.window > d.h || d.window > d.w) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": window ", d.window,
-                                                   " is larger than the input ", d.h, "x",
-                                                   d.w));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": window ", d.window, " is larger than the input ", d.h, "x", d.w));
   }
   const int64_t out_h = (d.h - d.window) / d.stride + 1;
   const int64_t out_w = (d.w - d.window) / d.stride + 1;
@@ -104,17 +103,16 @@ absl::Status CheckGemm(int64_t m, int64_t n, int64_t k, const void* a, const voi
   FFTRAIN_RETURN_IF_ERROR(CheckNonNegative(kOp, "k", k));
   constexpr int64_t kMaxBlasInt = std::numeric_limits<int>::max();
   if (m > kMaxBlasInt || n > kMaxBlasInt || k > kMaxBlasInt) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kOp, ": m, n, k = ", m, ", ", n, ", ", k, " do not fit BLAS's int"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOp, ": m, n, k = ", m, ", ", n, ", ", k, " do not fit BLAS's int"));
   }
   if (m == 0 || n == 0) return absl::OkStatus();
   if (k == 0) return CheckPointers(kOp, {{"c", c}});
   return CheckPointers(kOp, {{"a", a}, {"b", b}, {"c", c}});
 }
 
-absl::Status CheckSoftmax(int64_t batch, int64_t classes, const void* logits,
-                          const void* labels, const void* grad, const void* loss,
-                          const void* correct) {
+absl::Status CheckSoftmax(int64_t batch, int64_t classes, const void* logits, const void* labels,
+                          const void* grad, const void* loss, const void* correct) {
   constexpr const char* kOp = "SoftmaxCrossEntropy";
   FFTRAIN_RETURN_IF_ERROR(CheckNonNegative(kOp, "batch", batch));
   FFTRAIN_RETURN_IF_ERROR(CheckPositive(kOp, "classes", classes));
@@ -135,8 +133,8 @@ absl::Status CheckSoftmax(int64_t batch, int64_t classes, const void* logits,
 absl::Status CheckLabels(const int32_t* labels, int64_t count, int64_t classes) {
   for (int64_t i = 0; i < count; ++i) {
     if (labels[i] < 0 || labels[i] >= classes) {
-      return absl::InvalidArgumentError(absl::StrCat("label ", labels[i], " at index ", i,
-                                                     " is outside [0, ", classes, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", labels[i], " at index ", i, " is outside [0, ", classes, ")"));
     }
   }
   return absl::OkStatus();

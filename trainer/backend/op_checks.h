@@ -35,9 +35,8 @@ absl::Status CheckGemm(int64_t m, int64_t n, int64_t k, const void* a, const voi
                        const void* c);
 
 // batch >= 0, 1 <= classes <= INT32_MAX (labels are int32), pointers when batch > 0.
-absl::Status CheckSoftmax(int64_t batch, int64_t classes, const void* logits,
-                          const void* labels, const void* grad, const void* loss,
-                          const void* correct);
+absl::Status CheckSoftmax(int64_t batch, int64_t classes, const void* logits, const void* labels,
+                          const void* grad, const void* loss, const void* correct);
 
 // InvalidArgument naming the first label outside [0, classes) and its index. `labels`
 // is host memory.

@@ -1,8 +1,11 @@
 #include "trainer/data/dataset.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -187,6 +190,11 @@ void GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices, fl
     std::copy_n(data.images.data() + index * elements, elements, images + i * elements);
     labels[i] = data.labels[index];
   }
+}
+
+std::string DefaultFashionMnistDir() {
+  const char* dir = std::getenv("FFTRAIN_FASHION_MNIST_DIR");
+  return dir != nullptr && dir[0] != '\0' ? std::string(dir) : std::string(kFashionMnistDir);
 }
 
 }  // namespace fftrain::trainer

@@ -13,7 +13,13 @@
 
 namespace fftrain::trainer {
 
+// Where Debian's dataset-fashion-mnist package puts the files.
 inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
+
+// The Fashion-MNIST folder to use by default: $FFTRAIN_FASHION_MNIST_DIR when set (the GPU
+// bundle carries the files and sets it), else kFashionMnistDir. The one place the
+// trainer reads an environment variable.
+std::string DefaultFashionMnistDir();
 
 enum class Split { kTrain, kTest };
 

@@ -28,7 +28,7 @@ using ::testing::HasSubstr;
 
 bool FashionMnistInstalled() {
   struct stat info;
-  return ::stat(kFashionMnistDir, &info) == 0 && S_ISDIR(info.st_mode);
+  return ::stat(DefaultFashionMnistDir().c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
 void ExpectFashionMnist(const ImageDataset& data, int64_t count) {
@@ -54,17 +54,17 @@ void ExpectFashionMnist(const ImageDataset& data, int64_t count) {
 
 TEST(FashionMnistTest, LoadsTrainAndTestSplits) {
   if (!FashionMnistInstalled()) {
-    GTEST_SKIP() << kFashionMnistDir << " is absent (Debian's data set is not installed)";
+    GTEST_SKIP() << DefaultFashionMnistDir() << " is absent (Debian's data set is not installed)";
   }
-  absl::StatusOr<ImageDataset> train = LoadFashionMnist(kFashionMnistDir, Split::kTrain, 0);
+  absl::StatusOr<ImageDataset> train = LoadFashionMnist(DefaultFashionMnistDir(), Split::kTrain, 0);
   ASSERT_TRUE(train.ok()) << train.status();
   ExpectFashionMnist(*train, 60000);
-  absl::StatusOr<ImageDataset> test = LoadFashionMnist(kFashionMnistDir, Split::kTest, 0);
+  absl::StatusOr<ImageDataset> test = LoadFashionMnist(DefaultFashionMnistDir(), Split::kTest, 0);
   ASSERT_TRUE(test.ok()) << test.status();
   ExpectFashionMnist(*test, 10000);
 
   // The limit keeps a prefix of the full split.
-  absl::StatusOr<ImageDataset> head = LoadFashionMnist(kFashionMnistDir, Split::kTest, 50);
+  absl::StatusOr<ImageDataset> head = LoadFashionMnist(DefaultFashionMnistDir(), Split::kTest, 50);
   ASSERT_TRUE(head.ok()) << head.status();
   EXPECT_EQ(head->count, 50);
   EXPECT_TRUE(std::equal(head->images.begin(), head->images.end(), test->images.begin()));
@@ -232,9 +232,9 @@ TEST(NormalizationTest, NormalizedSetHasZeroMeanUnitStddev) {
 
 TEST(NormalizationTest, FashionMnistNormalizes) {
   if (!FashionMnistInstalled()) {
-    GTEST_SKIP() << kFashionMnistDir << " is absent (Debian's data set is not installed)";
+    GTEST_SKIP() << DefaultFashionMnistDir() << " is absent (Debian's data set is not installed)";
   }
-  absl::StatusOr<ImageDataset> data = LoadFashionMnist(kFashionMnistDir, Split::kTest, 2000);
+  absl::StatusOr<ImageDataset> data = LoadFashionMnist(DefaultFashionMnistDir(), Split::kTest, 2000);
   ASSERT_TRUE(data.ok()) << data.status();
   const Normalization norm = ComputeNormalization(*data);
   // Fashion-MNIST's pixels average about 0.29 with a spread of about 0.35.

@@ -1,8 +1,8 @@
-#include "trainer/backend/cuda/layer_kernels.h"
-
 #include <math_constants.h>
 
 #include <algorithm>
+
+#include "trainer/backend/cuda/layer_kernels.h"
 
 namespace fftrain::trainer::cuda {
 namespace {
@@ -70,8 +70,7 @@ __global__ void MaxPoolForwardKernel(PoolGeometry g, const float* __restrict__ x
 }
 
 __global__ void MaxPoolBackwardKernel(PoolGeometry g, const float* __restrict__ gy,
-                                      const int32_t* __restrict__ argmax,
-                                      float* __restrict__ gx) {
+                                      const int32_t* __restrict__ argmax, float* __restrict__ gx) {
   const int64_t elements = g.n * g.c * g.h * g.w;
   for (int64_t e = FirstIndex(); e < elements; e += GridStride()) {
     const int64_t q = e % g.w;
@@ -127,9 +126,8 @@ constexpr int kMaxSoftmaxThreads = 256;
 
 // Blocks have a power-of-two size (the tree reductions halve it) of at most
 // kMaxSoftmaxThreads; one block per example, striding over the batch.
-__global__ void SoftmaxCrossEntropyKernel(const float* logits, const int32_t* labels,
-                                          int64_t batch, int64_t classes, float* grad,
-                                          float* loss_per_example,
+__global__ void SoftmaxCrossEntropyKernel(const float* logits, const int32_t* labels, int64_t batch,
+                                          int64_t classes, float* grad, float* loss_per_example,
                                           int32_t* correct_per_example) {
   __shared__ float best_value[kMaxSoftmaxThreads];
   __shared__ int64_t best_index[kMaxSoftmaxThreads];
@@ -194,8 +192,7 @@ __global__ void SoftmaxCrossEntropyKernel(const float* logits, const int32_t* la
     }
     for (int64_t j = tid; j < classes; j += blockDim.x) {
       const double p = exp(static_cast<double>(x[j] - max)) / total;
-      g[j] = valid ? static_cast<float>((p - (j == label ? 1.0 : 0.0)) /
-                                        static_cast<double>(batch))
+      g[j] = valid ? static_cast<float>((p - (j == label ? 1.0 : 0.0)) / static_cast<double>(batch))
                    : 0.0f;
     }
     // The shared arrays are rewritten for the next example.
@@ -244,16 +241,16 @@ cudaError_t LaunchReluBackward(const float* y, const float* gy, float* gx, int64
   return cudaGetLastError();
 }
 
-cudaError_t LaunchMaxPoolForward(const PoolGeometry& g, const float* x, float* y,
-                                 int32_t* argmax, cudaStream_t stream) {
+cudaError_t LaunchMaxPoolForward(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
+                                 cudaStream_t stream) {
   const int64_t outputs = g.n * g.c * g.out_h * g.out_w;
   if (outputs == 0) return cudaSuccess;
   MaxPoolForwardKernel<<<BlocksFor(outputs), kThreads, 0, stream>>>(g, x, y, argmax);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchMaxPoolBackward(const PoolGeometry& g, const float* gy,
-                                  const int32_t* argmax, float* gx, cudaStream_t stream) {
+cudaError_t LaunchMaxPoolBackward(const PoolGeometry& g, const float* gy, const int32_t* argmax,
+                                  float* gx, cudaStream_t stream) {
   const int64_t elements = g.n * g.c * g.h * g.w;
   if (elements == 0) return cudaSuccess;
   MaxPoolBackwardKernel<<<BlocksFor(elements), kThreads, 0, stream>>>(g, gy, argmax, gx);
@@ -272,15 +269,14 @@ cudaError_t LaunchSumRows(const float* m, int64_t rows, int64_t cols, float* out
   if (cols == 0) return cudaSuccess;
   const int64_t blocks = (cols + kSumColumns - 1) / kSumColumns;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  SumRowsKernel<<<static_cast<unsigned>(blocks), dim3(kSumColumns, kSumRowLanes), 0,
-                  stream>>>(m, rows, cols, out);
+  SumRowsKernel<<<static_cast<unsigned>(blocks), dim3(kSumColumns, kSumRowLanes), 0, stream>>>(
+      m, rows, cols, out);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels,
-                                      int64_t batch, int64_t classes, float* grad,
-                                      float* loss_per_example, int32_t* correct_per_example,
-                                      cudaStream_t stream) {
+cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch,
+                                      int64_t classes, float* grad, float* loss_per_example,
+                                      int32_t* correct_per_example, cudaStream_t stream) {
   if (batch == 0) return cudaSuccess;
   // The smallest power of two >= classes, between a warp and kMaxSoftmaxThreads: small
   // class counts leave few threads idle. A function of `classes` only, so the reduction
@@ -288,18 +284,17 @@ cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels
   int threads = 32;
   while (threads < kMaxSoftmaxThreads && threads < classes) threads *= 2;
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, 65536));
-  SoftmaxCrossEntropyKernel<<<blocks, threads, 0, stream>>>(
-      logits, labels, batch, classes, grad, loss_per_example, correct_per_example);
+  SoftmaxCrossEntropyKernel<<<blocks, threads, 0, stream>>>(logits, labels, batch, classes, grad,
+                                                            loss_per_example, correct_per_example);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity,
-                                  int64_t n, float learning_rate, float momentum,
-                                  float weight_decay, cudaStream_t stream) {
+cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
+                                  float learning_rate, float momentum, float weight_decay,
+                                  cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   SgdMomentumKernel<<<BlocksFor(n), kThreads, 0, stream>>>(params, grads, velocity, n,
-                                                           learning_rate, momentum,
-                                                           weight_decay);
+                                                           learning_rate, momentum, weight_decay);
   return cudaGetLastError();
 }
 

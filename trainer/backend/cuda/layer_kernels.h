@@ -30,13 +30,13 @@ cudaError_t LaunchReluBackward(const float* y, const float* gy, float* gx, int64
                                cudaStream_t stream);
 
 // One thread per output; argmax is the flattened index into x, first maximum on ties.
-cudaError_t LaunchMaxPoolForward(const PoolGeometry& g, const float* x, float* y,
-                                 int32_t* argmax, cudaStream_t stream);
+cudaError_t LaunchMaxPoolForward(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
+                                 cudaStream_t stream);
 // A gather, one thread per gx element: the sum of gy over the outputs whose window holds
 // the element and whose argmax is it, in ascending output order. No atomics, so the
 // result is deterministic with overlapping windows and equals the CPU's scatter.
-cudaError_t LaunchMaxPoolBackward(const PoolGeometry& g, const float* gy,
-                                  const int32_t* argmax, float* gx, cudaStream_t stream);
+cudaError_t LaunchMaxPoolBackward(const PoolGeometry& g, const float* gy, const int32_t* argmax,
+                                  float* gx, cudaStream_t stream);
 
 // y[r][c] += bias[c].
 cudaError_t LaunchAddBiasToRows(float* y, const float* bias, int64_t rows, int64_t cols,
@@ -50,16 +50,15 @@ cudaError_t LaunchSumRows(const float* m, int64_t rows, int64_t cols, float* out
 // zero gradient row rather than an out-of-bounds read: labels live in device memory
 // here, so the host cannot check them on the way; the trainer checks them when it loads
 // the data.
-cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels,
-                                      int64_t batch, int64_t classes, float* grad,
-                                      float* loss_per_example, int32_t* correct_per_example,
-                                      cudaStream_t stream);
+cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch,
+                                      int64_t classes, float* grad, float* loss_per_example,
+                                      int32_t* correct_per_example, cudaStream_t stream);
 
 // v = momentum * v + (g + weight_decay * p); p -= learning_rate * v, rounded as the CPU
 // backend rounds (no fused multiply-add).
-cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity,
-                                  int64_t n, float learning_rate, float momentum,
-                                  float weight_decay, cudaStream_t stream);
+cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
+                                  float learning_rate, float momentum, float weight_decay,
+                                  cudaStream_t stream);
 
 }  // namespace fftrain::trainer::cuda
 
