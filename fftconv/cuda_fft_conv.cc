@@ -12,6 +12,8 @@
 #include "base/status_macros.h"
 #include "fftconv/cuda/conv_kernels.h"
 #include "fftconv/cuda/cuda_status.h"
+#include "fftconv/cuda/batched_fft_kernels.h"
+#include "fftconv/cuda/batched_map_transform.h"
 #include "fftconv/cuda/cufft_map_transform.h"
 #include "fftconv/cuda/map_transform.h"
 #include "fftconv/cuda/nvtx_range.h"
@@ -40,6 +42,15 @@ absl::Status CheckDevicePointers(
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<MapTransform>> CreateMapTransform(TransformEngine engine,
+                                                                 int64_t fft_h, int64_t fft_w,
+                                                                 int64_t maps) {
+  const bool batched = engine == TransformEngine::kBatchedKernels ||
+                       (engine == TransformEngine::kAuto && BatchedFftSupports(fft_h, fft_w));
+  if (batched) return CreateBatchedMapTransform(fft_h, fft_w, maps);
+  return CreateCufftMapTransform(fft_h, fft_w, maps);
 }
 
 }  // namespace
@@ -129,7 +140,7 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
   for (auto [transform, maps] : {std::pair{&impl->input_maps, l.input_maps()},
                                  std::pair{&impl->weight_maps, l.weight_maps()},
                                  std::pair{&impl->output_maps, l.output_maps()}}) {
-    FFTRAIN_ASSIGN_OR_RETURN(*transform, CreateCufftMapTransform(fh, fw, maps));
+    FFTRAIN_ASSIGN_OR_RETURN(*transform, CreateMapTransform(options.transform, fh, fw, maps));
     impl->transform_work_bytes = std::max(impl->transform_work_bytes, (*transform)->WorkBytes());
   }
   FFTRAIN_ASSIGN_OR_RETURN(impl->blas, CublasHandle::Create());
@@ -139,6 +150,7 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
 const ConvShape& CudaFftConvPlan::shape() const { return impl_->layout.shape(); }
 const SpectralLayout& CudaFftConvPlan::layout() const { return impl_->layout; }
 size_t CudaFftConvPlan::WorkspaceBytes() const { return impl_->workspace_bytes(); }
+const char* CudaFftConvPlan::transform_name() const { return impl_->input_maps->name(); }
 
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
                                                MemorySpan workspace,

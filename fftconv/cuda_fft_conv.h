@@ -33,6 +33,8 @@ class CudaFftConvPlan {
   // The layout's regions plus cuFFT's work area and cuBLAS's workspace.
   size_t WorkspaceBytes() const;
   size_t WeightSpectrumBytes() const { return layout().WeightSpectrumBytes(); }
+  // The transform engine chosen: "cufft" or "batched".
+  const char* transform_name() const;
   size_t InputSpectrumBytes() const { return layout().InputSpectrumBytes(); }
 
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,

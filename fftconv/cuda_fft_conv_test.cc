@@ -7,6 +7,7 @@
 #include "fftconv/gpu_reference_conv.h"
 #include "fftconv/reference_conv.h"
 #include "fftconv/test_util.h"
+#include "fftconv/transform_size.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -114,15 +115,36 @@ void ExpectClose(const HostResults& got, const HostResults& want, double toleran
   }
 }
 
-TEST(CudaFftConvTest, SweepMatchesGpuAndCpuReferences) {
+// Each transform engine on its own, at the sizes it takes: cuFFT at the planner's smooth
+// sizes, the batched kernels at powers of two, and the default choice (mixed).
+struct EngineCase {
+  const char* name;
+  TransformEngine engine;
+  bool power_of_two_sizes;
+};
+
+class CudaFftConvEngineTest : public ::testing::TestWithParam<EngineCase> {};
+
+TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
   FFTRAIN_SKIP_WITHOUT_GPU();
+  const EngineCase& c = GetParam();
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 9000;
   const auto shapes = testing::SweepShapes();
   for (const ConvShape& s : shapes) {
-    SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed));
-    auto plan = CudaFftConvPlan::Create(s);
+    SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed) + " engine " + c.name);
+    FftConvOptions options;
+    options.transform = c.engine;
+    if (c.power_of_two_sizes) {
+      options.fft_h = NextPowerOfTwo(s.padded_h());
+      options.fft_w = NextPowerOfTwo(s.padded_w());
+    }
+    auto plan = CudaFftConvPlan::Create(s, options);
     ASSERT_TRUE(plan.ok()) << plan.status();
+    if (c.engine != TransformEngine::kAuto) {
+      EXPECT_STREQ(plan->transform_name(),
+                   c.engine == TransformEngine::kCufft ? "cufft" : "batched");
+    }
     const HostTensors t = MakeTensors(s, seed);
     seed += 10;
     DeviceStep d(*plan, t);
@@ -131,10 +153,36 @@ TEST(CudaFftConvTest, SweepMatchesGpuAndCpuReferences) {
     ExpectClose(got, GpuReference(s, d), kTolerance, worst_gpu);
     ExpectClose(got, CpuReference(s, t), kTolerance, worst_cpu);
   }
-  std::printf("worst relative error over %zu shapes (fwd, bwd data, bwd filter, bias): "
-              "vs GPU reference %.2e %.2e %.2e %.2e; vs CPU reference %.2e %.2e %.2e %.2e\n",
-              shapes.size(), worst_gpu[0], worst_gpu[1], worst_gpu[2], worst_gpu[3],
+  std::printf("worst relative error, %s transforms, over %zu shapes (fwd, bwd data, bwd "
+              "filter, bias): vs GPU reference %.2e %.2e %.2e %.2e; vs CPU reference %.2e "
+              "%.2e %.2e %.2e\n",
+              c.name, shapes.size(), worst_gpu[0], worst_gpu[1], worst_gpu[2], worst_gpu[3],
               worst_cpu[0], worst_cpu[1], worst_cpu[2], worst_cpu[3]);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, CudaFftConvEngineTest,
+    ::testing::Values(EngineCase{"cufft", TransformEngine::kCufft, false},
+                      EngineCase{"batched", TransformEngine::kBatchedKernels, true},
+                      EngineCase{"auto", TransformEngine::kAuto, false}),
+    [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
+
+TEST(CudaFftConvTest, BatchedKernelsRefuseSizesTheyDoNotTake) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ConvShape s;
+  s.h = s.w = 13;  // padded 13 -> smooth 14, not a power of two
+  FftConvOptions options;
+  options.transform = TransformEngine::kBatchedKernels;
+  const auto plan = CudaFftConvPlan::Create(s, options);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("14x14"));
+  options.fft_h = options.fft_w = 256;  // a power of two, but too large
+  EXPECT_EQ(CudaFftConvPlan::Create(s, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.transform = TransformEngine::kAuto;  // falls back to cuFFT
+  auto fallback = CudaFftConvPlan::Create(s, options);
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_STREQ(fallback->transform_name(), "cufft");
 }
 
 ConvShape MidShape() {

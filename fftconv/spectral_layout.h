@@ -14,6 +14,15 @@
 
 namespace fftrain::fftconv {
 
+// How the CUDA backend computes its transforms (the CPU backend always uses FFTW).
+enum class TransformEngine {
+  // Our batched kernels where they apply (power-of-two sizes up to 128), else cuFFT.
+  kAuto,
+  kCufft,
+  // Our batched kernels; Create fails for sizes they do not take.
+  kBatchedKernels,
+};
+
 struct FftConvOptions {
   // Transform size per dimension. 0 picks the smallest 7-smooth size >= the padded
   // input; an explicit size must be at least the padded input.
@@ -22,6 +31,7 @@ struct FftConvOptions {
   // Keep the input's spectrum from Forward for BackwardFilter (LayerSpectra::input):
   // one batch of N*C transforms fewer per step, for N*C*bins*8 bytes per layer.
   bool keep_input_spectrum = false;
+  TransformEngine transform = TransformEngine::kAuto;
 };
 
 // A caller-owned block of memory (host memory on CPU, device memory on GPU).

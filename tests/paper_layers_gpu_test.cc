@@ -1,6 +1,7 @@
 // L1..L5 of convnet-benchmarks at full size (batch 128): the FFT passes on the GPU
 // against the direct GPU reference with double accumulation.
 #include <cstdio>
+#include <tuple>
 #include <vector>
 
 #include "fftconv/cost_model.h"
@@ -8,6 +9,7 @@
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/gpu_reference_conv.h"
 #include "fftconv/test_util.h"
+#include "fftconv/transform_size.h"
 #include "gtest/gtest.h"
 
 namespace fftrain::fftconv {
@@ -28,15 +30,25 @@ using testing::Upload;
 // of magnitude for the worst element among up to 10^8.
 constexpr double kTolerance = 5e-5;
 
-class PaperLayerTest : public ::testing::TestWithParam<int> {};
+// Each layer with each transform engine: cuFFT at the planner's smooth sizes, and the
+// batched kernels at powers of two (L5's 13x13 then runs on 16x16).
+class PaperLayerTest : public ::testing::TestWithParam<std::tuple<int, TransformEngine>> {};
 
 TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
   FFTRAIN_SKIP_WITHOUT_GPU();
-  const ConvShape s = ConvnetBenchmarkLayers()[GetParam()];
-  const uint32_t seed = 100 + GetParam();
-  SCOPED_TRACE("L" + std::to_string(GetParam() + 1) + " " + s.ToString() + " seed " +
+  const int index = std::get<0>(GetParam());
+  const TransformEngine engine = std::get<1>(GetParam());
+  const ConvShape s = ConvnetBenchmarkLayers()[index];
+  const uint32_t seed = 100 + index;
+  SCOPED_TRACE("L" + std::to_string(index + 1) + " " + s.ToString() + " seed " +
                std::to_string(seed));
-  auto plan = CudaFftConvPlan::Create(s);
+  FftConvOptions options;
+  options.transform = engine;
+  if (engine == TransformEngine::kBatchedKernels) {
+    options.fft_h = NextPowerOfTwo(s.padded_h());
+    options.fft_w = NextPowerOfTwo(s.padded_w());
+  }
+  auto plan = CudaFftConvPlan::Create(s, options);
   ASSERT_TRUE(plan.ok()) << plan.status();
 
   DeviceBuffer x = Upload(RandomVector(s.input_elements(), seed));
@@ -83,20 +95,25 @@ TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
                   .ok());
   const double backward_filter = RelativeError(got_gw, Download(ref, s.weight_elements()));
   const double bias_gradient = RelativeError(got_gb, Download(ref_gb, s.k));
-  std::printf("L%d %s (%s): relative error forward %.2e, backward data %.2e, "
+  std::printf("L%d %s (%s, %s): relative error forward %.2e, backward data %.2e, "
               "backward filter %.2e, bias gradient %.2e\n",
-              GetParam() + 1, s.ToString().c_str(), plan->layout().ToString().c_str(), forward,
-              backward_data, backward_filter, bias_gradient);
+              index + 1, s.ToString().c_str(), plan->layout().ToString().c_str(),
+              plan->transform_name(), forward, backward_data, backward_filter, bias_gradient);
   EXPECT_LE(forward, kTolerance);
   EXPECT_LE(backward_data, kTolerance);
   EXPECT_LE(backward_filter, kTolerance);
   EXPECT_LE(bias_gradient, kTolerance);
 }
 
-INSTANTIATE_TEST_SUITE_P(ConvnetBenchmarks, PaperLayerTest, ::testing::Range(0, 5),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return "L" + std::to_string(info.param + 1);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    ConvnetBenchmarks, PaperLayerTest,
+    ::testing::Combine(::testing::Range(0, 5),
+                       ::testing::Values(TransformEngine::kCufft,
+                                         TransformEngine::kBatchedKernels)),
+    [](const ::testing::TestParamInfo<std::tuple<int, TransformEngine>>& info) {
+      return "L" + std::to_string(std::get<0>(info.param) + 1) +
+             (std::get<1>(info.param) == TransformEngine::kCufft ? "_cufft" : "_batched");
+    });
 
 }  // namespace
 }  // namespace fftrain::fftconv

@@ -46,6 +46,7 @@ class CufftMapTransform : public MapTransform {
         inverse_(std::move(inverse)),
         work_bytes_(work_bytes) {}
 
+  const char* name() const override { return "cufft"; }
   size_t WorkBytes() const override { return work_bytes_; }
 
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,

@@ -36,6 +36,9 @@ class MapTransform {
  public:
   virtual ~MapTransform() = default;
 
+  // "cufft" or "batched".
+  virtual const char* name() const = 0;
+
   // Bytes of TransformScratch::work a call needs.
   virtual size_t WorkBytes() const = 0;
 

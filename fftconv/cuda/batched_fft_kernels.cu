@@ -1,0 +1,271 @@
+#include "fftconv/cuda/batched_fft_kernels.h"
+
+#include <algorithm>
+
+namespace fftrain::fftconv {
+namespace {
+
+constexpr int kThreads = 256;
+// Shared memory a block aims for: about two blocks per SM on Hopper (227 KB each).
+constexpr size_t kTargetBlockBytes = 100 * 1024;
+constexpr int kMaxMapsPerBlock = 32;
+
+int Log2(int64_t n) {
+  int log = 0;
+  while ((int64_t{1} << log) < n) ++log;
+  return log;
+}
+
+// Rows are padded by one element so that column passes (stride fw+1) spread over banks.
+size_t MapBytes(int64_t fh, int64_t fw) { return sizeof(float2) * fh * (fw + 1); }
+size_t TwiddleBytes(int64_t fh, int64_t fw) {
+  return sizeof(float2) * (std::max<int64_t>(fw / 2, 1) + std::max<int64_t>(fh / 2, 1));
+}
+
+int MapsPerBlock(int64_t fh, int64_t fw) {
+  int maps = 1;
+  while (maps < kMaxMapsPerBlock &&
+         TwiddleBytes(fh, fw) + 2 * maps * MapBytes(fh, fw) <= kTargetBlockBytes) {
+    maps *= 2;
+  }
+  return maps;
+}
+
+size_t SharedBytes(int64_t fh, int64_t fw) {
+  return TwiddleBytes(fh, fw) + MapsPerBlock(fh, fw) * MapBytes(fh, fw);
+}
+
+__device__ __forceinline__ float2 Mul(float2 a, float2 b) {
+  return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
+__device__ __forceinline__ int BitReverse(int x, int log2n) {
+  return log2n == 0 ? 0 : static_cast<int>(__brev(static_cast<unsigned>(x)) >> (32 - log2n));
+}
+
+// twiddles[k] = exp(-2 pi i k / n) for k < n/2; sincospif is accurate to an ulp or two,
+// unlike the fast intrinsics.
+__device__ void FillTwiddles(float2* twiddles, int n) {
+  for (int k = threadIdx.x; k < n / 2; k += blockDim.x) {
+    float s, c;
+    sincospif(-2.0f * static_cast<float>(k) / static_cast<float>(n), &s, &c);
+    twiddles[k] = make_float2(c, s);
+  }
+}
+
+// Where the lines of a pass are: line l of map j starts at j*map_stride + l*line_stride,
+// and its elements are elem_stride apart.
+struct Lines {
+  int count;          // lines in all maps
+  int per_map;
+  int map_stride;
+  int line_stride;
+  int elem_stride;
+};
+
+// Radix-2 decimation in time over every line: input in bit-reversed order, output in
+// natural order. Inverse uses the conjugate twiddles (no 1/n: callers scale).
+template <bool kInverse>
+__device__ void DitPasses(float2* tile, const Lines& lines, int log2n, const float2* twiddles) {
+  if (log2n == 0) return;
+  const int half_n = 1 << (log2n - 1);
+  const int total = lines.count * half_n;
+  for (int s = 1; s <= log2n; ++s) {
+    const int half = 1 << (s - 1);
+    for (int t = threadIdx.x; t < total; t += blockDim.x) {
+      const int line = t >> (log2n - 1);
+      const int b = t & (half_n - 1);
+      const int k = b & (half - 1);
+      const int i0 = ((b >> (s - 1)) << s) + k;
+      const int map = line / lines.per_map;
+      float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
+      float2 w = twiddles[k << (log2n - s)];
+      if (kInverse) w.y = -w.y;
+      const float2 a = base[i0 * lines.elem_stride];
+      const float2 c = Mul(w, base[(i0 + half) * lines.elem_stride]);
+      base[i0 * lines.elem_stride] = make_float2(a.x + c.x, a.y + c.y);
+      base[(i0 + half) * lines.elem_stride] = make_float2(a.x - c.x, a.y - c.y);
+    }
+    __syncthreads();
+  }
+}
+
+// Radix-2 decimation in frequency: input in natural order, output bit-reversed.
+template <bool kInverse>
+__device__ void DifPasses(float2* tile, const Lines& lines, int log2n, const float2* twiddles) {
+  if (log2n == 0) return;
+  const int half_n = 1 << (log2n - 1);
+  const int total = lines.count * half_n;
+  for (int s = log2n; s >= 1; --s) {
+    const int half = 1 << (s - 1);
+    for (int t = threadIdx.x; t < total; t += blockDim.x) {
+      const int line = t >> (log2n - 1);
+      const int b = t & (half_n - 1);
+      const int k = b & (half - 1);
+      const int i0 = ((b >> (s - 1)) << s) + k;
+      const int map = line / lines.per_map;
+      float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
+      float2 w = twiddles[k << (log2n - s)];
+      if (kInverse) w.y = -w.y;
+      const float2 a = base[i0 * lines.elem_stride];
+      const float2 c = base[(i0 + half) * lines.elem_stride];
+      base[i0 * lines.elem_stride] = make_float2(a.x + c.x, a.y + c.y);
+      base[(i0 + half) * lines.elem_stride] = Mul(w, make_float2(a.x - c.x, a.y - c.y));
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    RealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows, int cols,
+                             int top, int left, int log2_h, int log2_w, int maps_per_block,
+                             float2* __restrict__ out) {
+  extern __shared__ float2 shared[];
+  const int fh = 1 << log2_h, fw = 1 << log2_w;
+  const int half_w = fw / 2 + 1;
+  const int row_stride = fw + 1, map_stride = fh * row_stride;
+  float2* twiddles_w = shared;
+  float2* twiddles_h = twiddles_w + max(fw / 2, 1);
+  float2* tile = twiddles_h + max(fh / 2, 1);
+  FillTwiddles(twiddles_w, fw);
+  FillTwiddles(twiddles_h, fh);
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * maps_per_block;
+  const int count = static_cast<int>(maps - first < maps_per_block ? maps - first : maps_per_block);
+
+  // Bit-reversed placement in both dimensions: the row passes then see their input in
+  // DIT order, and their outputs land in bit-reversed row order, which is the column
+  // passes' DIT order.
+  for (int i = threadIdx.x; i < count * fh * fw; i += blockDim.x) {
+    const int q = i & (fw - 1);
+    const int r = (i >> log2_w) & (fh - 1);
+    const int j = i >> (log2_w + log2_h);
+    const int sr = r - top, sq = q - left;
+    const float v = (sr >= 0 && sr < rows && sq >= 0 && sq < cols)
+                        ? in[((first + j) * rows + sr) * cols + sq]
+                        : 0.0f;
+    tile[j * map_stride + BitReverse(r, log2_h) * row_stride + BitReverse(q, log2_w)] =
+        make_float2(v, 0.0f);
+  }
+  __syncthreads();
+  DitPasses<false>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
+  DitPasses<false>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
+                   twiddles_h);
+
+  // out[bin][map]: consecutive threads take consecutive maps of a bin.
+  const int bins = fh * half_w;
+  for (int i = threadIdx.x; i < count * bins; i += blockDim.x) {
+    const int bin = i / count;
+    const int j = i - bin * count;
+    const int kr = bin / half_w;
+    const int kc = bin - kr * half_w;
+    out[static_cast<int64_t>(bin) * maps + first + j] = tile[j * map_stride + kr * row_stride + kc];
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    HalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int log2_h,
+                             int log2_w, int rows, int cols, int top, int left, float scale,
+                             const float* __restrict__ bias, int64_t bias_period,
+                             int maps_per_block, float* __restrict__ out) {
+  extern __shared__ float2 shared[];
+  const int fh = 1 << log2_h, fw = 1 << log2_w;
+  const int half_w = fw / 2 + 1;
+  const int row_stride = fw + 1, map_stride = fh * row_stride;
+  float2* twiddles_w = shared;
+  float2* twiddles_h = twiddles_w + max(fw / 2, 1);
+  float2* tile = twiddles_h + max(fh / 2, 1);
+  FillTwiddles(twiddles_w, fw);
+  FillTwiddles(twiddles_h, fh);
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * maps_per_block;
+  const int count = static_cast<int>(maps - first < maps_per_block ? maps - first : maps_per_block);
+
+  const int bins = fh * half_w;
+  for (int i = threadIdx.x; i < count * bins; i += blockDim.x) {
+    const int bin = i / count;
+    const int j = i - bin * count;
+    const int kr = bin / half_w;
+    const int kc = bin - kr * half_w;
+    tile[j * map_stride + kr * row_stride + kc] = in[static_cast<int64_t>(bin) * maps + first + j];
+  }
+  __syncthreads();
+  // Columns first (natural order in, bit-reversed rows out), on the stored half.
+  DifPasses<true>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
+                  twiddles_h);
+  // Each row is now Hermitian: G[r][fw-kc] = conj(G[r][kc]); fill the missing half.
+  for (int i = threadIdx.x; i < count * fh * (fw - half_w); i += blockDim.x) {
+    const int per_map = fh * (fw - half_w);
+    const int j = i / per_map;
+    const int rest = i - j * per_map;
+    const int p = rest / (fw - half_w);
+    const int kc = half_w + (rest - p * (fw - half_w));
+    const float2 g = tile[j * map_stride + p * row_stride + (fw - kc)];
+    tile[j * map_stride + p * row_stride + kc] = make_float2(g.x, -g.y);
+  }
+  __syncthreads();
+  DifPasses<true>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
+
+  // Physical (p, c) holds output (bitrev(p), bitrev(c)); the real part is the inverse of
+  // the real signal's spectrum.
+  for (int i = threadIdx.x; i < count * rows * cols; i += blockDim.x) {
+    const int q = i % cols;
+    const int r = (i / cols) % rows;
+    const int j = i / (cols * rows);
+    const float b = bias != nullptr ? bias[(first + j) % bias_period] : 0.0f;
+    const float2 v = tile[j * map_stride + BitReverse(top + r, log2_h) * row_stride +
+                          BitReverse(left + q, log2_w)];
+    out[((first + j) * rows + r) * cols + q] = v.x * scale + b;
+  }
+}
+
+}  // namespace
+
+bool BatchedFftSupports(int64_t fft_h, int64_t fft_w) {
+  auto power_of_two = [](int64_t n) { return n >= 1 && n <= kBatchedFftMaxSide && (n & (n - 1)) == 0; };
+  return power_of_two(fft_h) && power_of_two(fft_w);
+}
+
+cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w) {
+  if (!BatchedFftSupports(fft_h, fft_w)) return cudaErrorInvalidValue;
+  const int bytes = static_cast<int>(SharedBytes(fft_h, fft_w));
+  cudaError_t error = cudaFuncSetAttribute(RealToHalfSpectrumKernel,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (error != cudaSuccess) return error;
+  return cudaFuncSetAttribute(HalfSpectrumToRealKernel,
+                              cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+}
+
+cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
+                                            int64_t cols, int64_t top, int64_t left,
+                                            int64_t fft_h, int64_t fft_w, float2* spectrum,
+                                            cudaStream_t stream) {
+  if (!BatchedFftSupports(fft_h, fft_w) || maps <= 0) return cudaErrorInvalidValue;
+  const int per_block = MapsPerBlock(fft_h, fft_w);
+  const int64_t blocks = (maps + per_block - 1) / per_block;
+  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  RealToHalfSpectrumKernel<<<static_cast<unsigned>(blocks), kThreads, SharedBytes(fft_h, fft_w),
+                             stream>>>(maps_in, maps, static_cast<int>(rows),
+                                       static_cast<int>(cols), static_cast<int>(top),
+                                       static_cast<int>(left), Log2(fft_h), Log2(fft_w),
+                                       per_block, spectrum);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchBatchedHalfSpectrumToReal(const float2* spectrum, int64_t maps,
+                                            int64_t fft_h, int64_t fft_w, int64_t rows,
+                                            int64_t cols, int64_t top, int64_t left,
+                                            float scale, const float* bias,
+                                            int64_t bias_period, float* maps_out,
+                                            cudaStream_t stream) {
+  if (!BatchedFftSupports(fft_h, fft_w) || maps <= 0) return cudaErrorInvalidValue;
+  const int per_block = MapsPerBlock(fft_h, fft_w);
+  const int64_t blocks = (maps + per_block - 1) / per_block;
+  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  HalfSpectrumToRealKernel<<<static_cast<unsigned>(blocks), kThreads, SharedBytes(fft_h, fft_w),
+                             stream>>>(spectrum, maps, Log2(fft_h), Log2(fft_w),
+                                       static_cast<int>(rows), static_cast<int>(cols),
+                                       static_cast<int>(top), static_cast<int>(left), scale,
+                                       bias, bias_period, per_block, maps_out);
+  return cudaGetLastError();
+}
+
+}  // namespace fftrain::fftconv
