@@ -62,6 +62,7 @@ struct CudaFftConvPlan::Impl {
   // One transform per map count; each does both directions.
   std::unique_ptr<MapTransform> input_maps, weight_maps, output_maps;
   CublasHandle blas;
+  bool gauss_products = false;  // CGEMM3M instead of CGEMM
   size_t transform_work_bytes = 0;
 
   size_t transform_work_offset() const { return layout.backend_offset(); }
@@ -105,11 +106,13 @@ struct CudaFftConvPlan::Impl {
                              int64_t stride_a, const cufftComplex* b, int64_t ldb,
                              int64_t stride_b, cufftComplex* c, int64_t ldc, int64_t stride_c,
                              MemorySpan ws, cudaStream_t stream) const {
+    NvtxRange range("fftconv.products");
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream));
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(
         cublasSetWorkspace(blas.get(), At(ws, blas_work_offset()), kCublasWorkspaceBytes));
     const cuComplex one = {1.0f, 0.0f}, zero = {0.0f, 0.0f};
-    FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasCgemmStridedBatched(
+    const auto gemm = gauss_products ? cublasCgemm3mStridedBatched : cublasCgemmStridedBatched;
+    FFTRAIN_CUBLAS_RETURN_IF_ERROR(gemm(
         blas.get(), op_a, op_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
         &one, a, static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b, &zero, c,
         static_cast<int>(ldc), stride_c, static_cast<int>(layout.bins())));
@@ -144,6 +147,7 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
     impl->transform_work_bytes = std::max(impl->transform_work_bytes, (*transform)->WorkBytes());
   }
   FFTRAIN_ASSIGN_OR_RETURN(impl->blas, CublasHandle::Create());
+  impl->gauss_products = options.product == ProductEngine::kCgemm3m;
   return CudaFftConvPlan(std::move(impl));
 }
 
@@ -151,6 +155,9 @@ const ConvShape& CudaFftConvPlan::shape() const { return impl_->layout.shape(); 
 const SpectralLayout& CudaFftConvPlan::layout() const { return impl_->layout; }
 size_t CudaFftConvPlan::WorkspaceBytes() const { return impl_->workspace_bytes(); }
 const char* CudaFftConvPlan::transform_name() const { return impl_->input_maps->name(); }
+const char* CudaFftConvPlan::product_name() const {
+  return impl_->gauss_products ? "cgemm3m" : "cgemm";
+}
 
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
                                                MemorySpan workspace,

@@ -35,6 +35,8 @@ class CudaFftConvPlan {
   size_t WeightSpectrumBytes() const { return layout().WeightSpectrumBytes(); }
   // The transform engine chosen: "cufft" or "batched".
   const char* transform_name() const;
+  // The product variant chosen: "cgemm" or "cgemm3m".
+  const char* product_name() const;
   size_t InputSpectrumBytes() const { return layout().InputSpectrumBytes(); }
 
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,

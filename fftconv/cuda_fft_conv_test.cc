@@ -121,6 +121,7 @@ struct EngineCase {
   const char* name;
   TransformEngine engine;
   bool power_of_two_sizes;
+  ProductEngine product = ProductEngine::kAuto;
 };
 
 class CudaFftConvEngineTest : public ::testing::TestWithParam<EngineCase> {};
@@ -135,6 +136,7 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
     SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed) + " engine " + c.name);
     FftConvOptions options;
     options.transform = c.engine;
+    options.product = c.product;
     if (c.power_of_two_sizes) {
       options.fft_h = NextPowerOfTwo(s.padded_h());
       options.fft_w = NextPowerOfTwo(s.padded_w());
@@ -145,6 +147,8 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
       EXPECT_STREQ(plan->transform_name(),
                    c.engine == TransformEngine::kCufft ? "cufft" : "batched");
     }
+    EXPECT_STREQ(plan->product_name(),
+                 c.product == ProductEngine::kCgemm3m ? "cgemm3m" : "cgemm");
     const HostTensors t = MakeTensors(s, seed);
     seed += 10;
     DeviceStep d(*plan, t);
@@ -164,7 +168,9 @@ INSTANTIATE_TEST_SUITE_P(
     Engines, CudaFftConvEngineTest,
     ::testing::Values(EngineCase{"cufft", TransformEngine::kCufft, false},
                       EngineCase{"batched", TransformEngine::kBatchedKernels, true},
-                      EngineCase{"auto", TransformEngine::kAuto, false}),
+                      EngineCase{"auto", TransformEngine::kAuto, false},
+                      EngineCase{"cgemm3m", TransformEngine::kAuto, false,
+                                 ProductEngine::kCgemm3m}),
     [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
 
 TEST(CudaFftConvTest, BatchedKernelsRefuseSizesTheyDoNotTake) {

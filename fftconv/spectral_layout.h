@@ -23,6 +23,13 @@ enum class TransformEngine {
   kBatchedKernels,
 };
 
+// How the CUDA backend computes the per-frequency products.
+enum class ProductEngine {
+  kAuto,     // CGEMM (kCgemm)
+  kCgemm,    // cublasCgemmStridedBatched: 4 real multiplies per complex one
+  kCgemm3m,  // cublasCgemm3mStridedBatched: Gauss's 3-multiply form, faster on large sums
+};
+
 struct FftConvOptions {
   // Transform size per dimension. 0 picks the smallest 7-smooth size >= the padded
   // input; an explicit size must be at least the padded input.
@@ -32,6 +39,7 @@ struct FftConvOptions {
   // one batch of N*C transforms fewer per step, for N*C*bins*8 bytes per layer.
   bool keep_input_spectrum = false;
   TransformEngine transform = TransformEngine::kAuto;
+  ProductEngine product = ProductEngine::kAuto;
 };
 
 // A caller-owned block of memory (host memory on CPU, device memory on GPU).

@@ -4,6 +4,7 @@
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/cuda_status.h"
+#include "fftconv/cuda/nvtx_range.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -18,6 +19,7 @@ class BatchedMapTransform : public MapTransform {
 
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,
                        const TransformScratch&, cudaStream_t stream) const override {
+    NvtxRange range("fftconv.transform");
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
         maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
         reinterpret_cast<float2*>(spectrum), stream));
@@ -27,6 +29,7 @@ class BatchedMapTransform : public MapTransform {
   absl::Status InverseAndCrop(cufftComplex* spectrum, const MapWindow& window, float scale,
                               const float* bias, int64_t bias_period, float* out,
                               const TransformScratch&, cudaStream_t stream) const override {
+    NvtxRange range("fftconv.inverse");
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
         reinterpret_cast<const float2*>(spectrum), maps_, fft_h_, fft_w_, window.rows,
         window.cols, window.top, window.left, scale, bias, bias_period, out, stream));

@@ -7,6 +7,7 @@
 #include "fftconv/cuda/conv_kernels.h"
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda/cuda_status.h"
+#include "fftconv/cuda/nvtx_range.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -51,6 +52,7 @@ class CufftMapTransform : public MapTransform {
 
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,
                        const TransformScratch& scratch, cudaStream_t stream) const override {
+    NvtxRange range("fftconv.transform");
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchPadMaps(maps, maps_, window.rows, window.cols,
                                                window.top, window.left, fft_h_, fft_w_,
                                                scratch.staging, stream));
@@ -64,6 +66,7 @@ class CufftMapTransform : public MapTransform {
                               const float* bias, int64_t bias_period, float* out,
                               const TransformScratch& scratch,
                               cudaStream_t stream) const override {
+    NvtxRange range("fftconv.inverse");
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetStream(inverse_.get(), stream));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetWorkArea(inverse_.get(), scratch.work));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftExecC2R(inverse_.get(), spectrum, scratch.staging));
