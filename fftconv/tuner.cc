@@ -1,0 +1,266 @@
+#include "fftconv/tuner.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "fftconv/cuda/batched_fft_kernels.h"
+#include "fftconv/cuda/cuda_resources.h"
+#include "fftconv/transform_size.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+constexpr char kCacheHeader[] = "# fftrain tuner cache v1: device|shape|keep|cap|fft_h fft_w transform product ms";
+
+const char* TransformName(TransformEngine e) {
+  return e == TransformEngine::kBatchedKernels ? "batched" : "cufft";
+}
+const char* ProductName(ProductEngine p) { return p == ProductEngine::kCgemm3m ? "cgemm3m" : "cgemm"; }
+
+// Seeded values in [-1, 1): the tuner never times zeros, which can run faster than data.
+std::vector<float> Noise(int64_t n, uint32_t seed) {
+  std::mt19937 engine(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(engine() % 2000001) * 1e-6f - 1.0f;
+  return v;
+}
+
+absl::StatusOr<DeviceBuffer> Upload(const std::vector<float>& host) {
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer buffer, DeviceBuffer::Allocate(4 * host.size()));
+  FFTRAIN_RETURN_IF_ERROR(buffer.CopyFromHost(host.data(), 4 * host.size()));
+  return buffer;
+}
+
+// One batch of transforms: seconds from flops and bytes, plus launch overhead.
+double TransformSeconds(int64_t maps, int64_t window, const ConvMethod& m,
+                        const TunerOptions& o) {
+  const double real = static_cast<double>(m.fft_h) * m.fft_w;
+  const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
+  const bool batched = m.transform == TransformEngine::kBatchedKernels;
+  // Ours runs complex rows and half the columns: ~1.5x a real FFT's 2.5 R log2 R.
+  const double flops = maps * (batched ? 3.75 : 2.5) * real * std::log2(std::max(real, 2.0));
+  // cuFFT needs a padded (or uncropped) copy written and read around the transform.
+  const double bytes = maps * (4.0 * window + 8.0 * bins + (batched ? 0.0 : 8.0 * real));
+  const double launches = batched ? 1 : 3;
+  return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + launches * 4e-6;
+}
+
+double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOptions& o) {
+  const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
+  const double macs = bins * s.n * s.c * s.k;
+  const double flops = macs * (m.product == ProductEngine::kCgemm3m ? 6.0 : 8.0);
+  const double bytes = 8.0 * bins * (s.n * s.c + s.k * s.c + s.n * s.k);
+  return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + 4e-6;
+}
+
+}  // namespace
+
+FftConvOptions ConvMethod::ToOptions(bool keep_input_spectrum) const {
+  FftConvOptions options;
+  options.fft_h = fft_h;
+  options.fft_w = fft_w;
+  options.transform = transform;
+  options.product = product;
+  options.keep_input_spectrum = keep_input_spectrum;
+  return options;
+}
+
+std::string ConvMethod::ToString() const {
+  return absl::StrFormat("%s %dx%d %s", TransformName(transform), fft_h, fft_w,
+                         ProductName(product));
+}
+
+std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
+  std::vector<ConvMethod> methods;
+  const int64_t smooth_h = NextSmoothSize(s.padded_h()), smooth_w = NextSmoothSize(s.padded_w());
+  const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
+  for (ProductEngine product : {ProductEngine::kCgemm, ProductEngine::kCgemm3m}) {
+    methods.push_back({smooth_h, smooth_w, TransformEngine::kCufft, product});
+    if (pow2_h != smooth_h || pow2_w != smooth_w) {
+      methods.push_back({pow2_h, pow2_w, TransformEngine::kCufft, product});
+    }
+    if (BatchedFftSupports(pow2_h, pow2_w)) {
+      methods.push_back({pow2_h, pow2_w, TransformEngine::kBatchedKernels, product});
+    }
+  }
+  return methods;
+}
+
+double EstimateMethodMilliseconds(const ConvShape& s, const ConvMethod& m,
+                                  const TunerOptions& o) {
+  const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
+  const int64_t in = s.h * s.w, out = s.out_h() * s.out_w(), kernel = s.kh * s.kw;
+  const double product = ProductSeconds(s, m, o);
+  // A training step with the reuse the plans do: W^ from forward serves backward data,
+  // GY^ from backward data serves backward filter; x is transformed again.
+  const double forward = TransformSeconds(kc, kernel, m, o) + TransformSeconds(nc, in, m, o) +
+                         product + TransformSeconds(nk, out, m, o);
+  const double backward_data = TransformSeconds(nk, out, m, o) + product +
+                               TransformSeconds(nc, in, m, o);
+  const double backward_filter = TransformSeconds(nc, in, m, o) + product +
+                                 TransformSeconds(kc, kernel, m, o);
+  return 1e3 * (forward + backward_data + backward_filter);
+}
+
+absl::StatusOr<ConvTuner> ConvTuner::Create(const TunerOptions& options) {
+  if (options.iterations < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tuner: iterations must be >= 1, got ", options.iterations));
+  }
+  std::string device = "no GPU";
+  if (options.mode == TuningMode::kMeasure) {
+    FFTRAIN_ASSIGN_OR_RETURN(device, CurrentDeviceDescription());
+  }
+  ConvTuner tuner(options, device);
+  FFTRAIN_RETURN_IF_ERROR(tuner.LoadCache());
+  return tuner;
+}
+
+std::string ConvTuner::CacheKey(const ConvShape& s, bool keep) const {
+  return absl::StrCat(options_.mode == TuningMode::kMeasure ? device_ : "cost model", "|",
+                      absl::StrJoin({s.n, s.c, s.h, s.w, s.k, s.kh, s.kw, s.pad_h, s.pad_w}, ","),
+                      "|", keep ? 1 : 0, "|", options_.workspace_cap);
+}
+
+absl::Status ConvTuner::LoadCache() {
+  if (options_.cache_path.empty()) return absl::OkStatus();
+  std::ifstream in(options_.cache_path);
+  if (!in) return absl::OkStatus();  // no cache yet: it is created on the first write
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> parts = absl::StrSplit(line, '|');
+    std::vector<std::string> fields;
+    if (parts.size() == 5) fields = absl::StrSplit(parts[4], ' ', absl::SkipEmpty());
+    ConvMethod m;
+    double ms = 0;
+    if (fields.size() != 5 || !absl::SimpleAtoi(fields[0], &m.fft_h) ||
+        !absl::SimpleAtoi(fields[1], &m.fft_w) || !absl::SimpleAtod(fields[4], &ms) ||
+        (fields[2] != "cufft" && fields[2] != "batched") ||
+        (fields[3] != "cgemm" && fields[3] != "cgemm3m")) {
+      return absl::DataLossError(absl::StrCat("tuner cache ", options_.cache_path, " line ",
+                                              number, " is malformed: '", line,
+                                              "'; delete the file to start afresh"));
+    }
+    m.transform = fields[2] == "batched" ? TransformEngine::kBatchedKernels : TransformEngine::kCufft;
+    m.product = fields[3] == "cgemm3m" ? ProductEngine::kCgemm3m : ProductEngine::kCgemm;
+    cache_[absl::StrCat(parts[0], "|", parts[1], "|", parts[2], "|", parts[3])] = m;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvTuner::AppendToCache(const std::string& key, const ConvMethod& m, double ms) {
+  if (options_.cache_path.empty()) return absl::OkStatus();
+  const bool exists = std::ifstream(options_.cache_path).good();
+  std::ofstream out(options_.cache_path, std::ios::app);
+  if (!exists) out << kCacheHeader << "\n";
+  out << key << "|" << m.fft_h << " " << m.fft_w << " " << TransformName(m.transform) << " "
+      << ProductName(m.product) << " " << absl::StrFormat("%.4f", ms) << "\n";
+  out.flush();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("cannot write tuner cache ", options_.cache_path,
+                                            ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> ConvTuner::MeasureStep(const ConvShape& s, const ConvMethod& m,
+                                              bool keep, CudaStreamHandle stream,
+                                              size_t* workspace_bytes) {
+  FFTRAIN_ASSIGN_OR_RETURN(CudaFftConvPlan plan, CudaFftConvPlan::Create(s, m.ToOptions(keep)));
+  *workspace_bytes = plan.WorkspaceBytes();
+  if (options_.workspace_cap > 0 && plan.WorkspaceBytes() > options_.workspace_cap) {
+    return std::numeric_limits<double>::infinity();
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer x, Upload(Noise(s.input_elements(), 1)));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer w, Upload(Noise(s.weight_elements(), 2)));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer bias, Upload(Noise(s.k, 3)));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gy, Upload(Noise(s.output_elements(), 4)));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer y, DeviceBuffer::Allocate(4 * s.output_elements()));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gx, DeviceBuffer::Allocate(4 * s.input_elements()));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gw, DeviceBuffer::Allocate(4 * s.weight_elements()));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gb, DeviceBuffer::Allocate(4 * s.k));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(plan.WorkspaceBytes()));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer w_hat, DeviceBuffer::Allocate(plan.WeightSpectrumBytes()));
+  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer x_hat, DeviceBuffer::Allocate(plan.InputSpectrumBytes()));
+  const LayerSpectra spectra{w_hat.span(), x_hat.span()};
+  auto step = [&]() -> absl::Status {
+    FFTRAIN_RETURN_IF_ERROR(plan.Forward(x.as<float>(), w.as<float>(), bias.as<float>(),
+                                         y.as<float>(), spectra, ws.span(), stream));
+    FFTRAIN_RETURN_IF_ERROR(plan.BackwardData(gy.as<float>(), gx.as<float>(), spectra, ws.span(), stream));
+    return plan.BackwardFilter(x.as<float>(), gy.as<float>(), gw.as<float>(), gb.as<float>(),
+                               spectra, GradOutputSpectrum::kFromBackwardData, ws.span(), stream);
+  };
+  FFTRAIN_ASSIGN_OR_RETURN(CudaEvent start, CudaEvent::Create());
+  FFTRAIN_ASSIGN_OR_RETURN(CudaEvent stop, CudaEvent::Create());
+  FFTRAIN_RETURN_IF_ERROR(step());  // warm-up: module loading, first-touch
+  std::vector<double> ms;
+  for (int i = 0; i < options_.iterations; ++i) {
+    FFTRAIN_RETURN_IF_ERROR(start.Record(stream));
+    FFTRAIN_RETURN_IF_ERROR(step());
+    FFTRAIN_RETURN_IF_ERROR(stop.Record(stream));
+    FFTRAIN_RETURN_IF_ERROR(stop.Synchronize());
+    FFTRAIN_ASSIGN_OR_RETURN(float elapsed, stop.MillisecondsSince(start));
+    ms.push_back(elapsed);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
+                                          CudaStreamHandle stream) {
+  FFTRAIN_RETURN_IF_ERROR(shape.Validate());
+  const std::string key = CacheKey(shape, keep);
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    return TunedConv{it->second, {}, true};
+  }
+  TunedConv result;
+  double best = std::numeric_limits<double>::infinity();
+  size_t smallest_workspace = std::numeric_limits<size_t>::max();
+  for (const ConvMethod& m : CandidateMethods(shape)) {
+    MethodTiming timing{m, 0, 0};
+    if (options_.mode == TuningMode::kMeasure) {
+      FFTRAIN_ASSIGN_OR_RETURN(timing.milliseconds,
+                               MeasureStep(shape, m, keep, stream, &timing.workspace_bytes));
+    } else {
+      FFTRAIN_ASSIGN_OR_RETURN(SpectralLayout layout,
+                               SpectralLayout::Create(shape, m.ToOptions(keep)));
+      timing.workspace_bytes = layout.backend_offset();
+      timing.milliseconds =
+          options_.workspace_cap > 0 && timing.workspace_bytes > options_.workspace_cap
+              ? std::numeric_limits<double>::infinity()
+              : EstimateMethodMilliseconds(shape, m, options_);
+    }
+    smallest_workspace = std::min(smallest_workspace, timing.workspace_bytes);
+    if (timing.milliseconds < best) {
+      best = timing.milliseconds;
+      result.method = m;
+    }
+    result.timings.push_back(timing);
+  }
+  if (!std::isfinite(best)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "tuner: no method for ", shape.ToString(), " fits the workspace cap of ",
+        options_.workspace_cap, " bytes; the smallest needs ", smallest_workspace));
+  }
+  cache_[key] = result.method;
+  FFTRAIN_RETURN_IF_ERROR(AppendToCache(key, result.method, best));
+  return result;
+}
+
+}  // namespace fftrain::fftconv

@@ -1,0 +1,103 @@
+// Per-shape choice of how to run a convolution on the GPU: transform size (the smooth
+// size or the next power of two), transform engine (cuFFT or our batched kernels) and
+// product variant (CGEMM or CGEMM3M). Measures every candidate once, or ranks them by a
+// cost model alone, under an optional workspace cap; caches the winner in memory and
+// optionally on disk.
+#ifndef FFTRAIN_FFTCONV_TUNER_H_
+#define FFTRAIN_FFTCONV_TUNER_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fftconv/conv_shape.h"
+#include "fftconv/cuda_fft_conv.h"
+#include "fftconv/spectral_layout.h"
+
+namespace fftrain::fftconv {
+
+struct ConvMethod {
+  int64_t fft_h = 0;
+  int64_t fft_w = 0;
+  TransformEngine transform = TransformEngine::kCufft;
+  ProductEngine product = ProductEngine::kCgemm;
+
+  FftConvOptions ToOptions(bool keep_input_spectrum) const;
+  // "batched 32x32 cgemm".
+  std::string ToString() const;
+  friend bool operator==(const ConvMethod& a, const ConvMethod& b) {
+    return a.fft_h == b.fft_h && a.fft_w == b.fft_w && a.transform == b.transform &&
+           a.product == b.product;
+  }
+};
+
+enum class TuningMode {
+  kMeasure,    // time one training step (the three passes) of every candidate
+  kCostModel,  // rank candidates by EstimateMethodMilliseconds, measuring nothing
+};
+
+struct TunerOptions {
+  TuningMode mode = TuningMode::kMeasure;
+  // Candidates whose workspace exceeds this are skipped; 0 means no cap.
+  size_t workspace_cap = 0;
+  // Where to keep winners across runs ("" for none): one line per shape and GPU.
+  std::string cache_path;
+  // Timed steps per candidate (after one warm-up step); the median counts.
+  int iterations = 3;
+  // The GPU's peaks for the cost model (H100 SXM by default, shared/DESIGN.md section 6).
+  double peak_flops = 67e12;
+  double peak_bytes_per_second = 3.0e12;
+};
+
+struct MethodTiming {
+  ConvMethod method;
+  double milliseconds = 0;  // measured, or the cost model's estimate
+  size_t workspace_bytes = 0;
+};
+
+struct TunedConv {
+  ConvMethod method;
+  std::vector<MethodTiming> timings;  // every candidate considered, in the order tried
+  bool from_cache = false;
+};
+
+// Every method the tuner may pick for `shape`.
+std::vector<ConvMethod> CandidateMethods(const ConvShape& shape);
+
+// The cost model's milliseconds for one training step with `method`: for each pass, the
+// larger of its flops over peak_flops and its device-memory bytes over the bandwidth,
+// counting the padding and cropping passes cuFFT needs and our batched kernels fuse.
+double EstimateMethodMilliseconds(const ConvShape& shape, const ConvMethod& method,
+                                  const TunerOptions& options);
+
+class ConvTuner {
+ public:
+  // Loads the on-disk cache when there is one; a malformed cache line is an error naming
+  // the file and line.
+  static absl::StatusOr<ConvTuner> Create(const TunerOptions& options);
+
+  // The best method for `shape`. Measuring allocates its own buffers (a set-up step, not
+  // a pass) and runs on `stream`. ResourceExhausted when no candidate fits the cap.
+  absl::StatusOr<TunedConv> Tune(const ConvShape& shape, bool keep_input_spectrum,
+                                 CudaStreamHandle stream);
+
+ private:
+  ConvTuner(TunerOptions options, std::string device) : options_(std::move(options)),
+                                                        device_(std::move(device)) {}
+  std::string CacheKey(const ConvShape& shape, bool keep) const;
+  absl::Status LoadCache();
+  absl::Status AppendToCache(const std::string& key, const ConvMethod& method, double ms);
+  absl::StatusOr<double> MeasureStep(const ConvShape& shape, const ConvMethod& method,
+                                     bool keep, CudaStreamHandle stream, size_t* workspace);
+
+  TunerOptions options_;
+  std::string device_;
+  absl::flat_hash_map<std::string, ConvMethod> cache_;
+};
+
+}  // namespace fftrain::fftconv
+
+#endif  // FFTRAIN_FFTCONV_TUNER_H_

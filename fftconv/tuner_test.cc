@@ -1,0 +1,144 @@
+#include "fftconv/tuner.h"
+
+#include <fstream>
+#include <string>
+
+#include "fftconv/cost_model.h"
+#include "fftconv/cuda/gpu_test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+using ::testing::HasSubstr;
+
+ConvShape Shape(int64_t size, int64_t kernel) {
+  ConvShape s;
+  s.n = 16;
+  s.c = 8;
+  s.k = 12;
+  s.h = s.w = size;
+  s.kh = s.kw = kernel;
+  return s;
+}
+
+TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
+  // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16, each with both
+  // product variants.
+  const auto odd = CandidateMethods(Shape(13, 3));
+  EXPECT_EQ(odd.size(), 6u);
+  // 32 is both: cuFFT and batched at 32.
+  const auto even = CandidateMethods(Shape(32, 5));
+  EXPECT_EQ(even.size(), 4u);
+  // 200 > 128: no batched kernel.
+  for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {
+    EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
+  }
+}
+
+TEST(TunerTest, CostModelPrefersFusedTransformsAndSmallerSizes) {
+  TunerOptions options;
+  options.mode = TuningMode::kCostModel;
+  const ConvShape s = ConvnetBenchmarkLayers()[2];  // L3, 32x32
+  const double cufft = EstimateMethodMilliseconds(s, {32, 32, TransformEngine::kCufft, ProductEngine::kCgemm}, options);
+  const double batched = EstimateMethodMilliseconds(s, {32, 32, TransformEngine::kBatchedKernels, ProductEngine::kCgemm}, options);
+  const double larger = EstimateMethodMilliseconds(s, {64, 64, TransformEngine::kBatchedKernels, ProductEngine::kCgemm}, options);
+  EXPECT_LT(batched, cufft);
+  EXPECT_LT(batched, larger);
+  auto tuner = ConvTuner::Create(options);
+  ASSERT_TRUE(tuner.ok()) << tuner.status();
+  auto tuned = tuner->Tune(s, false, nullptr);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ(tuned->timings.size(), CandidateMethods(s).size());
+  for (const MethodTiming& t : tuned->timings) {
+    EXPECT_GE(t.milliseconds, EstimateMethodMilliseconds(s, tuned->method, options));
+  }
+}
+
+TEST(TunerTest, WorkspaceCapRestrictsTheChoice) {
+  TunerOptions options;
+  options.mode = TuningMode::kCostModel;
+  const ConvShape s = Shape(13, 3);
+  auto free_tuner = ConvTuner::Create(options);
+  ASSERT_TRUE(free_tuner.ok());
+  auto free_choice = free_tuner->Tune(s, false, nullptr);
+  ASSERT_TRUE(free_choice.ok());
+  size_t smallest = SIZE_MAX, largest = 0;
+  for (const MethodTiming& t : free_choice->timings) {
+    smallest = std::min(smallest, t.workspace_bytes);
+    largest = std::max(largest, t.workspace_bytes);
+  }
+  ASSERT_LT(smallest, largest);
+  options.workspace_cap = smallest;
+  auto capped_tuner = ConvTuner::Create(options);
+  ASSERT_TRUE(capped_tuner.ok());
+  auto capped = capped_tuner->Tune(s, false, nullptr);
+  ASSERT_TRUE(capped.ok());
+  auto layout = SpectralLayout::Create(s, capped->method.ToOptions(false));
+  ASSERT_TRUE(layout.ok());
+  EXPECT_LE(layout->backend_offset(), smallest);
+  options.workspace_cap = smallest - 1;
+  auto none_tuner = ConvTuner::Create(options);
+  ASSERT_TRUE(none_tuner.ok());
+  auto none = none_tuner->Tune(s, false, nullptr);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("the smallest needs"));
+}
+
+TEST(TunerTest, CacheOnDiskIsReusedAndMalformedLinesAreRefused) {
+  TunerOptions options;
+  options.mode = TuningMode::kCostModel;
+  options.cache_path = ::testing::TempDir() + "tuner_cache.txt";
+  std::remove(options.cache_path.c_str());
+  const ConvShape s = Shape(21, 5);
+  ConvMethod first_choice;
+  {
+    auto tuner = ConvTuner::Create(options);
+    ASSERT_TRUE(tuner.ok());
+    auto tuned = tuner->Tune(s, true, nullptr);
+    ASSERT_TRUE(tuned.ok());
+    EXPECT_FALSE(tuned->from_cache);
+    first_choice = tuned->method;
+    auto again = tuner->Tune(s, true, nullptr);  // in memory
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(again->from_cache);
+  }
+  auto reloaded = ConvTuner::Create(options);
+  ASSERT_TRUE(reloaded.ok());
+  auto from_disk = reloaded->Tune(s, true, nullptr);
+  ASSERT_TRUE(from_disk.ok());
+  EXPECT_TRUE(from_disk->from_cache);
+  EXPECT_EQ(from_disk->method, first_choice);
+  auto other_keep = reloaded->Tune(s, false, nullptr);  // another key: tuned afresh
+  ASSERT_TRUE(other_keep.ok());
+  EXPECT_FALSE(other_keep->from_cache);
+
+  std::ofstream(options.cache_path, std::ios::app) << "garbage line\n";
+  auto broken = ConvTuner::Create(options);
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(broken.status().message()), HasSubstr("line 4"));
+}
+
+TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  auto tuner = ConvTuner::Create({});
+  ASSERT_TRUE(tuner.ok()) << tuner.status();
+  const ConvShape s = Shape(27, 5);
+  auto tuned = tuner->Tune(s, false, nullptr);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_EQ(tuned->timings.size(), CandidateMethods(s).size());
+  double best = 1e30;
+  for (const MethodTiming& t : tuned->timings) {
+    EXPECT_GT(t.milliseconds, 0.0) << t.method.ToString();
+    EXPECT_GT(t.workspace_bytes, 0u);
+    best = std::min(best, t.milliseconds);
+    std::printf("tuner: %-24s %.4f ms\n", t.method.ToString().c_str(), t.milliseconds);
+  }
+  for (const MethodTiming& t : tuned->timings) {
+    if (t.method == tuned->method) EXPECT_EQ(t.milliseconds, best);
+  }
+}
+
+}  // namespace
+}  // namespace fftrain::fftconv
