@@ -85,9 +85,12 @@ def read_fftrain(path):
         if not layer or pass_name not in PASSES:
             raise InputError(f"{path}: benchmark '{run_name}' is not LAYER/PASS with PASS one of "
                              f"{', '.join(PASSES)}; not fft_conv_benchmark's output?")
-        case = {"layer": layer, "pass": pass_name, "shape": None}
+        case = {"layer": layer, "pass": pass_name, "shape": None, "method": None}
         for e in entries:
-            case["shape"] = case["shape"] or e.get("label")
+            # The label is "SHAPE" or "SHAPE; METHOD" (the transform and product used).
+            shape, _, method = (e.get("label") or "").partition("; ")
+            case["shape"] = case["shape"] or shape or None
+            case["method"] = case["method"] or method or None
         errors = [e.get("error_message", "unknown error") for e in entries
                   if e.get("error_occurred")]
         medians = [e for e in entries if e.get("run_type") == "aggregate"
@@ -188,8 +191,8 @@ def build_rows(fftrain_cases, cudnn_cases):
 
 def table(rows):
     lines = ["| layer | pass | fftrain ms | cuDNN ms (mode) | speedup | fftrain TFLOP/s "
-             "| bound ms | x bound | workspace MiB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| bound ms | x bound | workspace MiB | fftrain method |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         cudnn = f"{fmt(r['cudnn_ms'], 3)} ({r['cudnn_mode']})" if "cudnn_ms" in r else "n/a"
         speedup = f"{r['speedup']:.2f}x" if "speedup" in r else "n/a"
@@ -199,7 +202,8 @@ def table(rows):
             continue
         lines.append(f"| {r['layer']} | {r['pass']} | {fmt(r['ms'], 3)} | {cudnn} | {speedup} "
                      f"| {fmt(r['TFLOPs'], 1)} | {fmt(r['bound_ms'], 3)} "
-                     f"| {fmt(r['x_bound'], 2)} | {fmt(r['workspace_MiB'], 1)} |")
+                     f"| {fmt(r['x_bound'], 2)} | {fmt(r['workspace_MiB'], 1)} "
+                     f"| {cell(r.get('method') or 'default')} |")
     return lines
 
 
