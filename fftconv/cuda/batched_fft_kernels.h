@@ -26,17 +26,28 @@ bool BatchedFftSupports(int64_t fft_h, int64_t fft_w);
 // once per size before launching).
 cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w);
 
+// Maps a block holds: where it is small (large transforms), bin-major accesses of one
+// block touch isolated 8-byte words, and the map-major layout plus a transpose is faster.
+int BatchedFftMapsPerBlock(int64_t fft_h, int64_t fft_w);
+
+// `map_major`: spectrum[map][bin] instead of spectrum[bin][map]. The inverse adds
+// bias[(bias_phase + map) % bias_period].
 cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
                                             int64_t cols, int64_t top, int64_t left,
-                                            int64_t fft_h, int64_t fft_w, float2* spectrum,
-                                            cudaStream_t stream);
+                                            int64_t fft_h, int64_t fft_w, bool map_major,
+                                            float2* spectrum, cudaStream_t stream);
 
 cudaError_t LaunchBatchedHalfSpectrumToReal(const float2* spectrum, int64_t maps,
-                                            int64_t fft_h, int64_t fft_w, int64_t rows,
-                                            int64_t cols, int64_t top, int64_t left,
-                                            float scale, const float* bias,
-                                            int64_t bias_period, float* maps_out,
-                                            cudaStream_t stream);
+                                            int64_t fft_h, int64_t fft_w, bool map_major,
+                                            int64_t rows, int64_t cols, int64_t top,
+                                            int64_t left, float scale, const float* bias,
+                                            int64_t bias_period, int64_t bias_phase,
+                                            float* maps_out, cudaStream_t stream);
+
+// out[c * ld_out + r] = in[r * ld_in + c] for r < rows, c < cols (complex): a transpose
+// of a strided sub-matrix, coalesced both ways.
+cudaError_t LaunchTransposeSpectra(const float2* in, int64_t rows, int64_t cols, int64_t ld_in,
+                                   int64_t ld_out, float2* out, cudaStream_t stream);
 
 }  // namespace fftrain::fftconv
 

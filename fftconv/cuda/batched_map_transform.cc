@@ -1,5 +1,7 @@
 #include "fftconv/cuda/batched_map_transform.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
@@ -9,35 +11,79 @@
 namespace fftrain::fftconv {
 namespace {
 
+// A block that holds one map (128x128) would touch the bin-major spectra in isolated
+// 8-byte words; it works map-major in scratch instead, a chunk of maps at a time, with a
+// coalesced transpose to or from the bin-major layout. Measured on an H100: L1's forward
+// pass 7.96 -> 6.18 ms; for 64x64 (two maps a block) the direct layout is faster.
+constexpr int kMapsPerBlockForDirectLayout = 2;
+constexpr int64_t kChunkBytes = int64_t{64} << 20;
+
 class BatchedMapTransform : public MapTransform {
  public:
   BatchedMapTransform(int64_t fft_h, int64_t fft_w, int64_t maps)
-      : fft_h_(fft_h), fft_w_(fft_w), maps_(maps) {}
+      : fft_h_(fft_h),
+        fft_w_(fft_w),
+        maps_(maps),
+        bins_(fft_h * (fft_w / 2 + 1)),
+        chunk_(BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
+                   ? std::min(maps, std::max<int64_t>(1, kChunkBytes / (8 * bins_)))
+                   : 0) {}
 
   const char* name() const override { return "batched"; }
-  size_t WorkBytes() const override { return 0; }
+  size_t WorkBytes() const override { return static_cast<size_t>(chunk_ * bins_) * 8; }
 
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,
-                       const TransformScratch&, cudaStream_t stream) const override {
+                       const TransformScratch& scratch, cudaStream_t stream) const override {
     NvtxRange range("fftconv.transform");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
-        maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
-        reinterpret_cast<float2*>(spectrum), stream));
+    float2* out = reinterpret_cast<float2*>(spectrum);
+    if (chunk_ == 0) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
+          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
+          /*map_major=*/false, out, stream));
+      return absl::OkStatus();
+    }
+    float2* work = static_cast<float2*>(scratch.work);
+    for (int64_t first = 0; first < maps_; first += chunk_) {
+      const int64_t count = std::min(chunk_, maps_ - first);
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
+          maps + first * window.rows * window.cols, count, window.rows, window.cols,
+          window.top, window.left, fft_h_, fft_w_, /*map_major=*/true, work, stream));
+      // work[map][bin] -> spectrum[bin][first + map]
+      FFTRAIN_CUDA_RETURN_IF_ERROR(
+          LaunchTransposeSpectra(work, count, bins_, bins_, maps_, out + first, stream));
+    }
     return absl::OkStatus();
   }
 
   absl::Status InverseAndCrop(cufftComplex* spectrum, const MapWindow& window, float scale,
                               const float* bias, int64_t bias_period, float* out,
-                              const TransformScratch&, cudaStream_t stream) const override {
+                              const TransformScratch& scratch,
+                              cudaStream_t stream) const override {
     NvtxRange range("fftconv.inverse");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
-        reinterpret_cast<const float2*>(spectrum), maps_, fft_h_, fft_w_, window.rows,
-        window.cols, window.top, window.left, scale, bias, bias_period, out, stream));
+    const float2* in = reinterpret_cast<const float2*>(spectrum);
+    if (chunk_ == 0) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
+          in, maps_, fft_h_, fft_w_, /*map_major=*/false, window.rows, window.cols, window.top,
+          window.left, scale, bias, bias_period, 0, out, stream));
+      return absl::OkStatus();
+    }
+    float2* work = static_cast<float2*>(scratch.work);
+    for (int64_t first = 0; first < maps_; first += chunk_) {
+      const int64_t count = std::min(chunk_, maps_ - first);
+      // spectrum[bin][first + map] -> work[map][bin]
+      FFTRAIN_CUDA_RETURN_IF_ERROR(
+          LaunchTransposeSpectra(in + first, bins_, count, maps_, bins_, work, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
+          work, count, fft_h_, fft_w_, /*map_major=*/true, window.rows, window.cols,
+          window.top, window.left, scale, bias, bias_period, first % bias_period,
+          out + first * window.rows * window.cols, stream));
+    }
     return absl::OkStatus();
   }
 
  private:
-  int64_t fft_h_, fft_w_, maps_;
+  int64_t fft_h_, fft_w_, maps_, bins_;
+  int64_t chunk_;  // maps per map-major chunk; 0: bin-major directly
 };
 
 }  // namespace
