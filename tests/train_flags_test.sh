@@ -29,5 +29,7 @@ expect_refusal "Unknown command line flag 'bogus'" --bogus=1
 expect_refusal "unexpected argument 'extra'" extra
 expect_refusal "--benchmark_iterations must be >= 0" --benchmark_iterations=-1 --device=cpu
 expect_refusal "is the data set installed in '/nonexistent/fashion-mnist'" --device=cpu --data_dir=/nonexistent/fashion-mnist
-echo "$(( 12 - failures )) passed, ${failures} failed"
+expect_refusal "--tune must be measure, cost or off" --tune=sometimes --device=cpu
+expect_refusal "--workspace_cap_mb must be in" --workspace_cap_mb=-5 --device=cpu
+echo "$(( 14 - failures )) passed, ${failures} failed"
 (( failures == 0 ))

@@ -36,6 +36,7 @@ class ConvLayer : public Layer {
   }
 
   size_t WorkspaceBytes() const override { return engine_->WorkspaceBytes(); }
+  std::string method() const override { return engine_->method(); }
 
   double PaperMemoryBytes() const override {
     auto cost = fftconv::EstimateCost(engine_->layout().shape());

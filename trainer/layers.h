@@ -46,6 +46,8 @@ class Layer {
   virtual size_t WorkspaceBytes() const { return 0; }
   // The paper's memory formula for this layer's frequency buffers (0 if not a convolution).
   virtual double PaperMemoryBytes() const { return 0; }
+  // How a convolution's passes run ("batched 32x32 cgemm"); empty for other layers.
+  virtual std::string method() const { return ""; }
 
   // y = layer(x) for the whole batch.
   virtual absl::Status Forward(const float* x, float* y, fftconv::MemorySpan workspace) = 0;

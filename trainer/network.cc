@@ -95,9 +95,9 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const NetworkSpec& spec
       requests.push_back({layer->name(), layer->WorkspaceBytes(), layer->PaperMemoryBytes()});
     }
     net->notes_.push_back(absl::StrFormat(
-        "  %-28s %4dx%-4dx%-4d -> %4dx%-4dx%-4d params %-9d workspace %.1f MiB",
+        "  %-28s %4dx%-4dx%-4d -> %4dx%-4dx%-4d params %-9d workspace %7.1f MiB  %s",
         layer->name(), inputs[i].c, inputs[i].h, inputs[i].w, outputs[i].c, outputs[i].h,
-        outputs[i].w, layer->ParameterCount(), MiB(layer->WorkspaceBytes())));
+        outputs[i].w, layer->ParameterCount(), MiB(layer->WorkspaceBytes()), layer->method()));
     net->layers_.push_back(std::move(layer));
   }
   FFTRAIN_ASSIGN_OR_RETURN(WorkspacePool pool, WorkspacePool::Create(backend, requests));

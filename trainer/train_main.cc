@@ -51,6 +51,12 @@ ABSL_FLAG(double, weight_decay, kDefaults.weight_decay, "L2 weight decay");
 ABSL_FLAG(uint64_t, seed, kDefaults.seed, "Seed of initialisation, data order and synthetic data");
 ABSL_FLAG(std::string, keep_spectra, "auto",
           "Keep forward spectra for backward: auto (when memory allows), on or off");
+ABSL_FLAG(std::string, tune, "measure",
+          "On the GPU, how each convolution's method is chosen: measure (time the "
+          "candidates once per shape), cost (the cost model), off (the plan's default)");
+ABSL_FLAG(std::string, tuner_cache, "", "File that keeps tuning results between runs");
+ABSL_FLAG(int64_t, workspace_cap_mb, 0,
+          "Tuning skips methods whose workspace exceeds this many MiB (0: no cap)");
 ABSL_FLAG(std::string, log, "", "Write metrics as JSON lines to this file");
 ABSL_FLAG(std::string, checkpoint, "", "Write a checkpoint here after every epoch");
 ABSL_FLAG(bool, resume, false, "Continue from --checkpoint");
@@ -85,12 +91,36 @@ absl::StatusOr<KeepSpectra> ParseKeepSpectra(const std::string& text) {
       absl::StrCat("--keep_spectra must be auto, on or off; got '", text, "'"));
 }
 
+absl::StatusOr<CudaBackendOptions> CudaOptionsFromFlags() {
+  CudaBackendOptions options;
+  const std::string tune = absl::GetFlag(FLAGS_tune);
+  if (tune == "measure") {
+    options.tuning = ConvTuning::kMeasure;
+  } else if (tune == "cost") {
+    options.tuning = ConvTuning::kCostModel;
+  } else if (tune == "off") {
+    options.tuning = ConvTuning::kOff;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tune must be measure, cost or off; got '", tune, "'"));
+  }
+  const int64_t cap = absl::GetFlag(FLAGS_workspace_cap_mb);
+  if (cap < 0 || cap > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--workspace_cap_mb must be in [0, 2^30], got ", cap));
+  }
+  options.workspace_cap = static_cast<size_t>(cap) << 20;
+  options.tuner_cache = absl::GetFlag(FLAGS_tuner_cache);
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& device, int gpu) {
+  FFTRAIN_ASSIGN_OR_RETURN(CudaBackendOptions cuda_options, CudaOptionsFromFlags());
   if (device == "cpu") return CreateCpuBackend();
-  if (device == "cuda") return CreateCudaBackend(gpu);
+  if (device == "cuda") return CreateCudaBackend(gpu, cuda_options);
   if (device == "auto") {
     std::string why;
-    if (fftconv::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu);
+    if (fftconv::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu, cuda_options);
     std::fprintf(stderr, "no GPU (%s): training on the CPU\n", why.c_str());
     return CreateCpuBackend();
   }

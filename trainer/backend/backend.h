@@ -62,6 +62,8 @@ class ConvEngine {
  public:
   virtual ~ConvEngine() = default;
   virtual const fftconv::SpectralLayout& layout() const = 0;
+  // How the passes run, for the start-up log: "fftw 32x32", "batched 32x32 cgemm".
+  virtual std::string method() const = 0;
   virtual size_t WorkspaceBytes() const = 0;
   virtual size_t WeightSpectrumBytes() const = 0;
   virtual size_t InputSpectrumBytes() const = 0;
@@ -149,8 +151,24 @@ class Backend {
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend();
+// How the CUDA backend chooses each convolution's method (fftconv/tuner.h).
+enum class ConvTuning {
+  kOff,        // the plan's default (batched kernels at powers of two, else cuFFT)
+  kMeasure,    // time every candidate once per shape and keep the fastest
+  kCostModel,  // rank candidates by the tuner's cost model
+};
+
+struct CudaBackendOptions {
+  // kOff by default: measured choices can differ between runs when two candidates time
+  // alike, and then so does the rounding of the results.
+  ConvTuning tuning = ConvTuning::kOff;
+  std::string tuner_cache;    // on-disk cache of tuning results ("" for none)
+  size_t workspace_cap = 0;   // bytes; candidates above it are skipped (0: no cap)
+};
+
 // The CUDA backend on device `ordinal`; FailedPrecondition when there is no GPU.
-absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal = 0);
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal = 0,
+                                                           const CudaBackendOptions& options = {});
 
 // A scoped profiler range on a backend.
 class ScopedRange {

@@ -48,6 +48,9 @@ class CpuConvEngine final : public ConvEngine {
   explicit CpuConvEngine(fftconv::CpuFftConvPlan plan) : plan_(std::move(plan)) {}
 
   const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
+  std::string method() const override {
+    return absl::StrCat("fftw ", plan_.layout().fft_h(), "x", plan_.layout().fft_w());
+  }
   size_t WorkspaceBytes() const override { return plan_.WorkspaceBytes(); }
   size_t WeightSpectrumBytes() const override { return plan_.WeightSpectrumBytes(); }
   size_t InputSpectrumBytes() const override { return plan_.InputSpectrumBytes(); }

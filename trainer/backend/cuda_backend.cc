@@ -15,6 +15,7 @@
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda_fft_conv.h"
+#include "fftconv/tuner.h"
 #include "nvtx3/nvToolsExt.h"
 #include "trainer/backend/backend.h"
 #include "trainer/backend/cuda/layer_kernels.h"
@@ -50,6 +51,10 @@ class CudaConvEngine final : public ConvEngine {
       : ordinal_(ordinal), stream_(stream), plan_(std::move(plan)) {}
 
   const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
+  std::string method() const override {
+    return absl::StrCat(plan_.transform_name(), " ", plan_.layout().fft_h(), "x",
+                        plan_.layout().fft_w(), " ", plan_.product_name());
+  }
   size_t WorkspaceBytes() const override { return plan_.WorkspaceBytes(); }
   size_t WeightSpectrumBytes() const override { return plan_.WeightSpectrumBytes(); }
   size_t InputSpectrumBytes() const override { return plan_.InputSpectrumBytes(); }
@@ -82,11 +87,12 @@ class CudaConvEngine final : public ConvEngine {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int ordinal, std::string description, fftconv::CudaStream stream,
-              fftconv::CublasHandle blas)
+              fftconv::CublasHandle blas, std::unique_ptr<fftconv::ConvTuner> tuner)
       : ordinal_(ordinal),
         description_(std::move(description)),
         stream_(std::move(stream)),
-        blas_(std::move(blas)) {}
+        blas_(std::move(blas)),
+        tuner_(std::move(tuner)) {}
 
   Device device() const override { return Device::kCuda; }
   std::string Describe() const override { return absl::StrCat("cuda: ", description_); }
@@ -242,8 +248,15 @@ class CudaBackend final : public Backend {
       const fftconv::ConvShape& shape, const fftconv::FftConvOptions& options) override {
     // The plan's cuFFT and cuBLAS handles belong to the device current now.
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    fftconv::FftConvOptions chosen = options;
+    if (tuner_ != nullptr) {
+      // Tuning runs its candidates on the backend's stream, before training starts.
+      FFTRAIN_ASSIGN_OR_RETURN(fftconv::TunedConv tuned,
+                               tuner_->Tune(shape, options.keep_input_spectrum, stream()));
+      chosen = tuned.method.ToOptions(options.keep_input_spectrum);
+    }
     FFTRAIN_ASSIGN_OR_RETURN(fftconv::CudaFftConvPlan plan,
-                             fftconv::CudaFftConvPlan::Create(shape, options));
+                             fftconv::CudaFftConvPlan::Create(shape, chosen));
     return std::unique_ptr<ConvEngine>(
         std::make_unique<CudaConvEngine>(ordinal_, stream(), std::move(plan)));
   }
@@ -259,11 +272,13 @@ class CudaBackend final : public Backend {
   fftconv::CudaStream stream_;
   // Declared after stream_, so destroyed before it: the handle is bound to the stream.
   fftconv::CublasHandle blas_;
+  std::unique_ptr<fftconv::ConvTuner> tuner_;  // null: the plans' default methods
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal) {
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
+                                                           const CudaBackendOptions& options) {
   std::string why_none;
   const int count = fftconv::CudaDeviceCount(&why_none);
   if (count == 0) {
@@ -282,8 +297,18 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal) {
   // Explicitly the default: full float32 products, no TF32, so GEMM matches the CPU
   // backend to float rounding.
   FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(blas.get(), CUBLAS_DEFAULT_MATH));
+  std::unique_ptr<fftconv::ConvTuner> tuner;
+  if (options.tuning != ConvTuning::kOff) {
+    fftconv::TunerOptions tuning;
+    tuning.mode = options.tuning == ConvTuning::kMeasure ? fftconv::TuningMode::kMeasure
+                                                         : fftconv::TuningMode::kCostModel;
+    tuning.cache_path = options.tuner_cache;
+    tuning.workspace_cap = options.workspace_cap;
+    FFTRAIN_ASSIGN_OR_RETURN(fftconv::ConvTuner created, fftconv::ConvTuner::Create(tuning));
+    tuner = std::make_unique<fftconv::ConvTuner>(std::move(created));
+  }
   return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(
-      ordinal, std::move(description), std::move(stream), std::move(blas)));
+      ordinal, std::move(description), std::move(stream), std::move(blas), std::move(tuner)));
 }
 
 }  // namespace fftrain::trainer
