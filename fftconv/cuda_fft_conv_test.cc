@@ -173,6 +173,32 @@ INSTANTIATE_TEST_SUITE_P(
                                  ProductEngine::kCgemm3m}),
     [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
 
+// Plans of different sizes live side by side in a network; making a small one must not
+// break a large one made before it (the kernels' shared-memory limit is per kernel).
+TEST(CudaFftConvTest, BatchedPlansOfDifferentSizesCoexist) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ConvShape large;
+  large.n = 2;
+  large.c = 3;
+  large.k = 4;
+  large.h = large.w = 120;
+  large.kh = large.kw = 9;  // 128x128 transforms
+  ConvShape small = large;
+  small.h = small.w = 30;  // 32x32
+  FftConvOptions batched;
+  batched.transform = TransformEngine::kBatchedKernels;
+  auto first = CudaFftConvPlan::Create(large, batched);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = CudaFftConvPlan::Create(small, batched);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const HostTensors t = MakeTensors(large, 55);
+  DeviceStep d(*first, t);
+  RunStep(*first, d);
+  const HostResults got = d.Download(large);
+  double worst[4] = {0, 0, 0, 0};
+  ExpectClose(got, GpuReference(large, d), kTolerance, worst);
+}
+
 TEST(CudaFftConvTest, BatchedKernelsRefuseSizesTheyDoNotTake) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ConvShape s;

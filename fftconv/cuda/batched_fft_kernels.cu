@@ -265,7 +265,9 @@ bool BatchedFftSupports(int64_t fft_h, int64_t fft_w) {
 
 cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w) {
   if (!BatchedFftSupports(fft_h, fft_w)) return cudaErrorInvalidValue;
-  const int bytes = static_cast<int>(SharedBytes(fft_h, fft_w));
+  // The limit belongs to the kernel, not to a size: raise it to what the largest size
+  // needs, so that preparing a small size never lowers it under a large plan's launches.
+  const int bytes = static_cast<int>(SharedBytes(kBatchedFftMaxSide, kBatchedFftMaxSide));
   cudaError_t error = cudaFuncSetAttribute(RealToHalfSpectrumKernel,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (error != cudaSuccess) return error;

@@ -22,8 +22,8 @@ inline constexpr int64_t kBatchedFftMaxSide = 128;
 // True for fft_h and fft_w powers of two in [1, kBatchedFftMaxSide].
 bool BatchedFftSupports(int64_t fft_h, int64_t fft_w);
 
-// Raises the kernels' dynamic shared-memory limit for this size (host-side attribute; call
-// once per size before launching).
+// Raises the kernels' dynamic shared-memory limit (a host-side attribute of the kernels,
+// set to what the largest size needs) on the current device; call before launching.
 cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w);
 
 // Maps a block holds: where it is small (large transforms), bin-major accesses of one
