@@ -187,8 +187,10 @@ TEST(CudaFftConvTest, BatchedPlansOfDifferentSizesCoexist) {
   small.h = small.w = 30;  // 32x32
   FftConvOptions batched;
   batched.transform = TransformEngine::kBatchedKernels;
+  batched.fft_h = batched.fft_w = 128;
   auto first = CudaFftConvPlan::Create(large, batched);
   ASSERT_TRUE(first.ok()) << first.status();
+  batched.fft_h = batched.fft_w = 32;
   auto second = CudaFftConvPlan::Create(small, batched);
   ASSERT_TRUE(second.ok()) << second.status();
   const HostTensors t = MakeTensors(large, 55);
