@@ -21,18 +21,10 @@ using testing::RelativeError;
 // transform); two transforms and a per-bin sum of at most 16 terms stay well inside 1e-5.
 constexpr double kTolerance = 1e-5;
 
-struct Tensors {
-  std::vector<float> x, w, bias, gy;
-};
+using Tensors = testing::StepInputs;
+using Results = testing::StepOutputs;
 
-Tensors MakeTensors(const ConvShape& s, uint32_t seed) {
-  return {RandomVector(s.input_elements(), seed), RandomVector(s.weight_elements(), seed + 1),
-          RandomVector(s.k, seed + 2), RandomVector(s.output_elements(), seed + 3)};
-}
-
-struct Results {
-  std::vector<float> y, gx, gw, gb;
-};
+Tensors MakeTensors(const ConvShape& s, uint32_t seed) { return testing::MakeStepInputs(s, seed); }
 
 struct Buffers {
   HostBuffer workspace, weight_spectrum, input_spectrum;
@@ -50,8 +42,7 @@ Buffers AllocateFor(const CpuFftConvPlan& plan) {
 Results RunStep(const CpuFftConvPlan& plan, const Tensors& t) {
   const ConvShape& s = plan.shape();
   Buffers b = AllocateFor(plan);
-  Results r{std::vector<float>(s.output_elements()), std::vector<float>(s.input_elements()),
-            std::vector<float>(s.weight_elements()), std::vector<float>(s.k)};
+  Results r = testing::EmptyStepOutputs(s);
   EXPECT_TRUE(plan.Forward(t.x.data(), t.w.data(), t.bias.data(), r.y.data(), b.spectra(),
                            b.workspace.span())
                   .ok());
@@ -64,13 +55,7 @@ Results RunStep(const CpuFftConvPlan& plan, const Tensors& t) {
 }
 
 Results RunReference(const ConvShape& s, const Tensors& t) {
-  Results r{std::vector<float>(s.output_elements()), std::vector<float>(s.input_elements()),
-            std::vector<float>(s.weight_elements()), std::vector<float>(s.k)};
-  EXPECT_TRUE(ReferenceForward(s, t.x.data(), t.w.data(), t.bias.data(), r.y.data()).ok());
-  EXPECT_TRUE(ReferenceBackwardData(s, t.gy.data(), t.w.data(), r.gx.data()).ok());
-  EXPECT_TRUE(
-      ReferenceBackwardFilter(s, t.x.data(), t.gy.data(), r.gw.data(), r.gb.data()).ok());
-  return r;
+  return testing::ReferenceStep(s, t);
 }
 
 TEST(CpuFftConvTest, SweepMatchesReference) {

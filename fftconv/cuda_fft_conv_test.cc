@@ -25,18 +25,12 @@ using testing::Upload;
 // transforms of at most ~100 points and per-bin sums of at most 16 terms.
 constexpr double kTolerance = 1e-5;
 
-struct HostTensors {
-  std::vector<float> x, w, bias, gy;
-};
+using HostTensors = testing::StepInputs;
+using HostResults = testing::StepOutputs;
 
 HostTensors MakeTensors(const ConvShape& s, uint32_t seed) {
-  return {RandomVector(s.input_elements(), seed), RandomVector(s.weight_elements(), seed + 1),
-          RandomVector(s.k, seed + 2), RandomVector(s.output_elements(), seed + 3)};
+  return testing::MakeStepInputs(s, seed);
 }
-
-struct HostResults {
-  std::vector<float> y, gx, gw, gb;
-};
 
 // Device copies of the inputs, poisoned outputs, and the plan's memory.
 struct DeviceStep {
@@ -77,13 +71,7 @@ void RunStep(CudaFftConvPlan& plan, DeviceStep& d) {
 }
 
 HostResults CpuReference(const ConvShape& s, const HostTensors& t) {
-  HostResults r{std::vector<float>(s.output_elements()), std::vector<float>(s.input_elements()),
-                std::vector<float>(s.weight_elements()), std::vector<float>(s.k)};
-  EXPECT_TRUE(ReferenceForward(s, t.x.data(), t.w.data(), t.bias.data(), r.y.data()).ok());
-  EXPECT_TRUE(ReferenceBackwardData(s, t.gy.data(), t.w.data(), r.gx.data()).ok());
-  EXPECT_TRUE(
-      ReferenceBackwardFilter(s, t.x.data(), t.gy.data(), r.gw.data(), r.gb.data()).ok());
-  return r;
+  return testing::ReferenceStep(s, t);
 }
 
 HostResults GpuReference(const ConvShape& s, DeviceStep& d) {

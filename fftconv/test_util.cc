@@ -6,6 +6,7 @@
 #include <random>
 
 #include "fftconv/cost_model.h"
+#include "fftconv/reference_conv.h"
 
 namespace fftrain::fftconv::testing {
 
@@ -80,5 +81,26 @@ std::vector<ConvShape> SweepShapes() {
 }
 
 std::vector<ConvShape> PaperLayers() { return ConvnetBenchmarkLayers(); }
+
+StepInputs MakeStepInputs(const ConvShape& s, uint32_t seed) {
+  return {RandomVector(s.input_elements(), seed), RandomVector(s.weight_elements(), seed + 1),
+          RandomVector(s.k, seed + 2), RandomVector(s.output_elements(), seed + 3)};
+}
+
+StepOutputs EmptyStepOutputs(const ConvShape& s) {
+  return {std::vector<float>(s.output_elements()), std::vector<float>(s.input_elements()),
+          std::vector<float>(s.weight_elements()), std::vector<float>(s.k)};
+}
+
+StepOutputs ReferenceStep(const ConvShape& s, const StepInputs& t) {
+  StepOutputs r = EmptyStepOutputs(s);
+  const bool ok =
+      ReferenceForward(s, t.x.data(), t.w.data(), t.bias.data(), r.y.data()).ok() &&
+      ReferenceBackwardData(s, t.gy.data(), t.w.data(), r.gx.data()).ok() &&
+      ReferenceBackwardFilter(s, t.x.data(), t.gy.data(), r.gw.data(), r.gb.data()).ok();
+  // A refused shape leaves NaN outputs, which no comparison accepts.
+  if (!ok) r.y.assign(r.y.size(), std::nanf(""));
+  return r;
+}
 
 }  // namespace fftrain::fftconv::testing

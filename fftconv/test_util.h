@@ -25,6 +25,21 @@ std::vector<ConvShape> SweepShapes();
 // The convnet-benchmarks layers L1..L5 (batch 128), valid convolution.
 std::vector<ConvShape> PaperLayers();
 
+// Seeded inputs of one training step of a layer.
+struct StepInputs {
+  std::vector<float> x, w, bias, gy;
+};
+StepInputs MakeStepInputs(const ConvShape& shape, uint32_t seed);
+
+// The three passes' outputs: y (with bias), dL/dx, dL/dw and the bias gradient.
+struct StepOutputs {
+  std::vector<float> y, gx, gw, gb;
+};
+StepOutputs EmptyStepOutputs(const ConvShape& shape);  // sized, zero-filled
+
+// The CPU reference's outputs for `inputs` (double accumulation).
+StepOutputs ReferenceStep(const ConvShape& shape, const StepInputs& inputs);
+
 }  // namespace fftrain::fftconv::testing
 
 #endif  // FFTRAIN_FFTCONV_TEST_UTIL_H_

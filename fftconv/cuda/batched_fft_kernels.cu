@@ -67,14 +67,18 @@ struct Lines {
   int elem_stride;
 };
 
-// Radix-2 decimation in time over every line: input in bit-reversed order, output in
-// natural order. Inverse uses the conjugate twiddles (no 1/n: callers scale).
-template <bool kInverse>
-__device__ void DitPasses(float2* tile, const Lines& lines, int log2n, const float2* twiddles) {
+// Radix-2 passes over every line. Decimation in time (kInFrequency false) takes its input
+// in bit-reversed order and gives natural order; decimation in frequency takes natural
+// order and gives bit-reversed. Inverse uses the conjugate twiddles (no 1/n: callers
+// scale).
+template <bool kInFrequency, bool kInverse>
+__device__ void Radix2Passes(float2* tile, const Lines& lines, int log2n,
+                             const float2* twiddles) {
   if (log2n == 0) return;
   const int half_n = 1 << (log2n - 1);
   const int total = lines.count * half_n;
-  for (int s = 1; s <= log2n; ++s) {
+  for (int pass = 1; pass <= log2n; ++pass) {
+    const int s = kInFrequency ? log2n + 1 - pass : pass;  // span 2^s
     const int half = 1 << (s - 1);
     for (int t = threadIdx.x; t < total; t += blockDim.x) {
       const int line = t >> (log2n - 1);
@@ -86,35 +90,11 @@ __device__ void DitPasses(float2* tile, const Lines& lines, int log2n, const flo
       float2 w = twiddles[k << (log2n - s)];
       if (kInverse) w.y = -w.y;
       const float2 a = base[i0 * lines.elem_stride];
-      const float2 c = Mul(w, base[(i0 + half) * lines.elem_stride]);
+      float2 c = base[(i0 + half) * lines.elem_stride];
+      if (!kInFrequency) c = Mul(w, c);
+      const float2 difference = make_float2(a.x - c.x, a.y - c.y);
       base[i0 * lines.elem_stride] = make_float2(a.x + c.x, a.y + c.y);
-      base[(i0 + half) * lines.elem_stride] = make_float2(a.x - c.x, a.y - c.y);
-    }
-    __syncthreads();
-  }
-}
-
-// Radix-2 decimation in frequency: input in natural order, output bit-reversed.
-template <bool kInverse>
-__device__ void DifPasses(float2* tile, const Lines& lines, int log2n, const float2* twiddles) {
-  if (log2n == 0) return;
-  const int half_n = 1 << (log2n - 1);
-  const int total = lines.count * half_n;
-  for (int s = log2n; s >= 1; --s) {
-    const int half = 1 << (s - 1);
-    for (int t = threadIdx.x; t < total; t += blockDim.x) {
-      const int line = t >> (log2n - 1);
-      const int b = t & (half_n - 1);
-      const int k = b & (half - 1);
-      const int i0 = ((b >> (s - 1)) << s) + k;
-      const int map = line / lines.per_map;
-      float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
-      float2 w = twiddles[k << (log2n - s)];
-      if (kInverse) w.y = -w.y;
-      const float2 a = base[i0 * lines.elem_stride];
-      const float2 c = base[(i0 + half) * lines.elem_stride];
-      base[i0 * lines.elem_stride] = make_float2(a.x + c.x, a.y + c.y);
-      base[(i0 + half) * lines.elem_stride] = Mul(w, make_float2(a.x - c.x, a.y - c.y));
+      base[(i0 + half) * lines.elem_stride] = kInFrequency ? Mul(w, difference) : difference;
     }
     __syncthreads();
   }
@@ -151,8 +131,8 @@ __global__ void __launch_bounds__(kMaxThreads)
         make_float2(v, 0.0f);
   }
   __syncthreads();
-  DitPasses<false>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
-  DitPasses<false>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
+  Radix2Passes<false, false>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
+  Radix2Passes<false, false>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
                    twiddles_h);
 
   // out[bin][map]: consecutive threads take consecutive maps of a bin.
@@ -196,7 +176,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
   __syncthreads();
   // Columns first (natural order in, bit-reversed rows out), on the stored half.
-  DifPasses<true>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
+  Radix2Passes<true, true>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
                   twiddles_h);
   // Each row is now Hermitian: G[r][fw-kc] = conj(G[r][kc]); fill the missing half.
   for (int i = threadIdx.x; i < count * fh * (fw - half_w); i += blockDim.x) {
@@ -209,7 +189,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     tile[j * map_stride + p * row_stride + kc] = make_float2(g.x, -g.y);
   }
   __syncthreads();
-  DifPasses<true>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
+  Radix2Passes<true, true>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
 
   // Physical (p, c) holds output (bitrev(p), bitrev(c)); the real part is the inverse of
   // the real signal's spectrum.
