@@ -72,7 +72,7 @@ struct Lines {
 // order and gives bit-reversed. Inverse uses the conjugate twiddles (no 1/n: callers
 // scale).
 template <bool kInFrequency, bool kInverse>
-__device__ void Radix2Passes(float2* tile, const Lines& lines, int log2n,
+__device__ __forceinline__ void Radix2Passes(float2* tile, const Lines& lines, int log2n,
                              const float2* twiddles) {
   if (log2n == 0) return;
   const int half_n = 1 << (log2n - 1);
@@ -100,10 +100,15 @@ __device__ void Radix2Passes(float2* tile, const Lines& lines, int log2n,
   }
 }
 
+// kLog2 >= 0: a square transform of side 2^kLog2 known at compile time, so the index
+// arithmetic and pass loops fold to constants; -1: the sizes come at run time.
+template <int kLog2>
 __global__ void __launch_bounds__(kMaxThreads)
     RealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows, int cols,
-                             int top, int left, int log2_h, int log2_w, int maps_per_block,
-                             bool map_major, float2* __restrict__ out) {
+                             int top, int left, int log2_h_arg, int log2_w_arg,
+                             int maps_per_block, bool map_major, float2* __restrict__ out) {
+  const int log2_h = kLog2 >= 0 ? kLog2 : log2_h_arg;
+  const int log2_w = kLog2 >= 0 ? kLog2 : log2_w_arg;
   extern __shared__ float2 shared[];
   const int fh = 1 << log2_h, fw = 1 << log2_w;
   const int half_w = fw / 2 + 1;
@@ -147,12 +152,15 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
 }
 
+template <int kLog2>
 __global__ void __launch_bounds__(kMaxThreads)
-    HalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int log2_h,
-                             int log2_w, int rows, int cols, int top, int left, float scale,
+    HalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int log2_h_arg,
+                             int log2_w_arg, int rows, int cols, int top, int left, float scale,
                              const float* __restrict__ bias, int64_t bias_period,
                              int64_t bias_phase, int maps_per_block, bool map_major,
                              float* __restrict__ out) {
+  const int log2_h = kLog2 >= 0 ? kLog2 : log2_h_arg;
+  const int log2_w = kLog2 >= 0 ? kLog2 : log2_w_arg;
   extern __shared__ float2 shared[];
   const int fh = 1 << log2_h, fw = 1 << log2_w;
   const int half_w = fw / 2 + 1;
@@ -224,6 +232,23 @@ __global__ void TransposeKernel(const float2* __restrict__ in, int64_t rows, int
   }
 }
 
+using ForwardKernel = decltype(&RealToHalfSpectrumKernel<-1>);
+using InverseKernel = decltype(&HalfSpectrumToRealKernel<-1>);
+
+// Compile-time instances for the square sizes the planner picks most (8 to 128), the
+// run-time kernel for the rest.
+constexpr ForwardKernel kForwardKernels[] = {
+    RealToHalfSpectrumKernel<-1>, RealToHalfSpectrumKernel<3>, RealToHalfSpectrumKernel<4>,
+    RealToHalfSpectrumKernel<5>,  RealToHalfSpectrumKernel<6>, RealToHalfSpectrumKernel<7>};
+constexpr InverseKernel kInverseKernels[] = {
+    HalfSpectrumToRealKernel<-1>, HalfSpectrumToRealKernel<3>, HalfSpectrumToRealKernel<4>,
+    HalfSpectrumToRealKernel<5>,  HalfSpectrumToRealKernel<6>, HalfSpectrumToRealKernel<7>};
+
+int KernelIndex(int64_t fh, int64_t fw) {
+  const int log2 = Log2(fh);
+  return fh == fw && log2 >= 3 && log2 <= 7 ? log2 - 2 : 0;
+}
+
 }  // namespace
 
 cudaError_t LaunchTransposeSpectra(const float2* in, int64_t rows, int64_t cols, int64_t ld_in,
@@ -248,11 +273,17 @@ cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w) {
   // The limit belongs to the kernel, not to a size: raise it to what the largest size
   // needs, so that preparing a small size never lowers it under a large plan's launches.
   const int bytes = static_cast<int>(SharedBytes(kBatchedFftMaxSide, kBatchedFftMaxSide));
-  cudaError_t error = cudaFuncSetAttribute(RealToHalfSpectrumKernel,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  if (error != cudaSuccess) return error;
-  return cudaFuncSetAttribute(HalfSpectrumToRealKernel,
-                              cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  for (ForwardKernel kernel : kForwardKernels) {
+    const cudaError_t error =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (error != cudaSuccess) return error;
+  }
+  for (InverseKernel kernel : kInverseKernels) {
+    const cudaError_t error =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (error != cudaSuccess) return error;
+  }
+  return cudaSuccess;
 }
 
 cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
@@ -263,8 +294,9 @@ cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, 
   const int per_block = MapsPerBlock(fft_h, fft_w);
   const int64_t blocks = (maps + per_block - 1) / per_block;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  RealToHalfSpectrumKernel<<<static_cast<unsigned>(blocks), ThreadsFor(fft_h, fft_w),
-                             SharedBytes(fft_h, fft_w), stream>>>(
+  kForwardKernels[KernelIndex(fft_h, fft_w)]<<<static_cast<unsigned>(blocks),
+                                               ThreadsFor(fft_h, fft_w),
+                                               SharedBytes(fft_h, fft_w), stream>>>(
       maps_in, maps, static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(top),
       static_cast<int>(left), Log2(fft_h), Log2(fft_w), per_block, map_major, spectrum);
   return cudaGetLastError();
@@ -280,8 +312,9 @@ cudaError_t LaunchBatchedHalfSpectrumToReal(const float2* spectrum, int64_t maps
   const int per_block = MapsPerBlock(fft_h, fft_w);
   const int64_t blocks = (maps + per_block - 1) / per_block;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  HalfSpectrumToRealKernel<<<static_cast<unsigned>(blocks), ThreadsFor(fft_h, fft_w),
-                             SharedBytes(fft_h, fft_w), stream>>>(
+  kInverseKernels[KernelIndex(fft_h, fft_w)]<<<static_cast<unsigned>(blocks),
+                                               ThreadsFor(fft_h, fft_w),
+                                               SharedBytes(fft_h, fft_w), stream>>>(
       spectrum, maps, Log2(fft_h), Log2(fft_w), static_cast<int>(rows), static_cast<int>(cols),
       static_cast<int>(top), static_cast<int>(left), scale, bias, bias_period, bias_phase,
       per_block, map_major, maps_out);
