@@ -67,34 +67,107 @@ struct Lines {
   int elem_stride;
 };
 
-// Radix-2 passes over every line. Decimation in time (kInFrequency false) takes its input
-// in bit-reversed order and gives natural order; decimation in frequency takes natural
-// order and gives bit-reversed. Inverse uses the conjugate twiddles (no 1/n: callers
-// scale).
+__device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+
+// Twiddle exp(-+2 pi i k / 2^s) of stage s (span 2^s) from the line's table.
+template <bool kInverse>
+__device__ __forceinline__ float2 StageTwiddle(const float2* twiddles, int log2n, int s, int k) {
+  float2 w = twiddles[k << (log2n - s)];
+  if (kInverse) w.y = -w.y;
+  return w;
+}
+
+// Radix-2 passes over every line, two stages at a time where it can (radix 4: each
+// thread keeps the four elements two consecutive stages share in registers, so shared
+// memory is read and written half as often). Decimation in time (kInFrequency false)
+// takes its input in bit-reversed order and gives natural order; decimation in frequency
+// takes natural order and gives bit-reversed. Inverse uses the conjugate twiddles (no
+// 1/n: callers scale).
 template <bool kInFrequency, bool kInverse>
 __device__ __forceinline__ void Radix2Passes(float2* tile, const Lines& lines, int log2n,
-                             const float2* twiddles) {
+                                             const float2* twiddles) {
   if (log2n == 0) return;
-  const int half_n = 1 << (log2n - 1);
-  const int total = lines.count * half_n;
-  for (int pass = 1; pass <= log2n; ++pass) {
-    const int s = kInFrequency ? log2n + 1 - pass : pass;  // span 2^s
-    const int half = 1 << (s - 1);
-    for (int t = threadIdx.x; t < total; t += blockDim.x) {
-      const int line = t >> (log2n - 1);
-      const int b = t & (half_n - 1);
-      const int k = b & (half - 1);
-      const int i0 = ((b >> (s - 1)) << s) + k;
-      const int map = line / lines.per_map;
-      float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
-      float2 w = twiddles[k << (log2n - s)];
-      if (kInverse) w.y = -w.y;
-      const float2 a = base[i0 * lines.elem_stride];
-      float2 c = base[(i0 + half) * lines.elem_stride];
-      if (!kInFrequency) c = Mul(w, c);
-      const float2 difference = make_float2(a.x - c.x, a.y - c.y);
-      base[i0 * lines.elem_stride] = make_float2(a.x + c.x, a.y + c.y);
-      base[(i0 + half) * lines.elem_stride] = kInFrequency ? Mul(w, difference) : difference;
+  const int es = lines.elem_stride;
+  // Stages in the order they run: DIT spans 2, 4, ..., n; DIF n, ..., 4, 2.
+  int pass = 1;
+  while (pass <= log2n) {
+    const int s = kInFrequency ? log2n + 1 - pass : pass;
+    const bool pair = pass + 1 <= log2n;
+    if (pair) {
+      // Stages lo and lo+1 (spans 2^lo and 2^(lo+1)) act on {i0, i0+h, i0+2h, i0+3h},
+      // h = 2^(lo-1), with bits lo-1 and lo of i0 clear.
+      const int lo = kInFrequency ? s - 1 : s;
+      const int h = 1 << (lo - 1);
+      const int quarter_n = 1 << (log2n - 2);
+      const int total = lines.count * quarter_n;
+      for (int t = threadIdx.x; t < total; t += blockDim.x) {
+        const int line = t >> (log2n - 2);
+        const int g = t & (quarter_n - 1);
+        const int k = g & (h - 1);
+        const int i0 = ((g >> (lo - 1)) << (lo + 1)) + k;
+        const int map = line / lines.per_map;
+        float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
+        float2 a0 = base[i0 * es], a1 = base[(i0 + h) * es];
+        float2 a2 = base[(i0 + 2 * h) * es], a3 = base[(i0 + 3 * h) * es];
+        const float2 w_lo = StageTwiddle<kInverse>(twiddles, log2n, lo, k);
+        const float2 w_hi0 = StageTwiddle<kInverse>(twiddles, log2n, lo + 1, k);
+        const float2 w_hi1 = StageTwiddle<kInverse>(twiddles, log2n, lo + 1, k + h);
+        if (!kInFrequency) {
+          // Stage lo: (a0, a1), (a2, a3); then stage lo+1: (a0, a2), (a1, a3).
+          float2 c = Mul(w_lo, a1);
+          a1 = Sub(a0, c);
+          a0 = Add(a0, c);
+          c = Mul(w_lo, a3);
+          a3 = Sub(a2, c);
+          a2 = Add(a2, c);
+          c = Mul(w_hi0, a2);
+          a2 = Sub(a0, c);
+          a0 = Add(a0, c);
+          c = Mul(w_hi1, a3);
+          a3 = Sub(a1, c);
+          a1 = Add(a1, c);
+        } else {
+          // Stage lo+1: (a0, a2), (a1, a3); then stage lo: (a0, a1), (a2, a3).
+          float2 d = Sub(a0, a2);
+          a0 = Add(a0, a2);
+          a2 = Mul(w_hi0, d);
+          d = Sub(a1, a3);
+          a1 = Add(a1, a3);
+          a3 = Mul(w_hi1, d);
+          d = Sub(a0, a1);
+          a0 = Add(a0, a1);
+          a1 = Mul(w_lo, d);
+          d = Sub(a2, a3);
+          a2 = Add(a2, a3);
+          a3 = Mul(w_lo, d);
+        }
+        base[i0 * es] = a0;
+        base[(i0 + h) * es] = a1;
+        base[(i0 + 2 * h) * es] = a2;
+        base[(i0 + 3 * h) * es] = a3;
+      }
+      pass += 2;
+    } else {
+      const int half = 1 << (s - 1);
+      const int half_n = 1 << (log2n - 1);
+      const int total = lines.count * half_n;
+      for (int t = threadIdx.x; t < total; t += blockDim.x) {
+        const int line = t >> (log2n - 1);
+        const int b = t & (half_n - 1);
+        const int k = b & (half - 1);
+        const int i0 = ((b >> (s - 1)) << s) + k;
+        const int map = line / lines.per_map;
+        float2* base = tile + map * lines.map_stride + (line - map * lines.per_map) * lines.line_stride;
+        const float2 w = StageTwiddle<kInverse>(twiddles, log2n, s, k);
+        const float2 a = base[i0 * es];
+        float2 c = base[(i0 + half) * es];
+        if (!kInFrequency) c = Mul(w, c);
+        const float2 difference = Sub(a, c);
+        base[i0 * es] = Add(a, c);
+        base[(i0 + half) * es] = kInFrequency ? Mul(w, difference) : difference;
+      }
+      pass += 1;
     }
     __syncthreads();
   }
