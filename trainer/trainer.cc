@@ -211,15 +211,17 @@ absl::Status Trainer::LoadData() {
     FFTRAIN_ASSIGN_OR_RETURN(
         ImageDataset all, MakeSyntheticDataset(c.synthetic_train + c.synthetic_test, shape.c,
                                                shape.h, shape.w, classes, c.seed));
-    train_ = all;
-    test_ = all;
-    const int64_t elements = all.image_elements();
+    // The test set is the tail; the training set keeps the rest without a copy.
+    const int64_t split = c.synthetic_train * all.image_elements();
+    test_ = ImageDataset{c.synthetic_test, all.channels, all.height, all.width,
+                         all.num_classes,
+                         std::vector<float>(all.images.begin() + split, all.images.end()),
+                         std::vector<int32_t>(all.labels.begin() + c.synthetic_train,
+                                              all.labels.end())};
+    train_ = std::move(all);
     train_.count = c.synthetic_train;
-    train_.images.resize(train_.count * elements);
-    train_.labels.resize(train_.count);
-    test_.count = c.synthetic_test;
-    test_.images.assign(all.images.begin() + train_.count * elements, all.images.end());
-    test_.labels.assign(all.labels.begin() + train_.count, all.labels.end());
+    train_.images.resize(split);
+    train_.labels.resize(c.synthetic_train);
   }
   // Statistics of the training set normalise both sets.
   const Normalization norm = ComputeNormalization(train_);

@@ -68,6 +68,21 @@ std::vector<int32_t> DownloadInts(Backend& backend, const Buffer& buffer, int64_
   return host;
 }
 
+SoftmaxOutputs RunSoftmax(Backend& b, const std::vector<float>& logits,
+                          const std::vector<int32_t>& labels, int64_t classes) {
+  const int64_t batch = labels.size();
+  Buffer dlogits = Upload(b, logits), dlabels = UploadInts(b, labels);
+  Buffer grad = Poisoned(b, batch * classes), loss = Poisoned(b, batch);
+  Buffer correct = Poisoned(b, batch);
+  const absl::Status status =
+      b.SoftmaxCrossEntropy(dlogits.floats(), dlabels.ints(), batch, classes, grad.floats(),
+                            loss.floats(), correct.ints());
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(b.Synchronize().ok());
+  return {Download(b, grad, batch * classes), Download(b, loss, batch),
+          DownloadInts(b, correct, batch)};
+}
+
 NamedOutputs RunAllOps(Backend& b, uint32_t seed) {
   using fftconv::testing::RandomVector;
   NamedOutputs outputs;

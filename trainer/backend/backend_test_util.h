@@ -23,6 +23,15 @@ Buffer Poisoned(Backend& backend, int64_t count);
 std::vector<float> Download(Backend& backend, const Buffer& buffer, int64_t count);
 std::vector<int32_t> DownloadInts(Backend& backend, const Buffer& buffer, int64_t count);
 
+// SoftmaxCrossEntropy on `backend` for host logits (labels.size() x classes) and labels,
+// outputs poisoned first and read back once the backend has synchronised.
+struct SoftmaxOutputs {
+  std::vector<float> grad, loss;
+  std::vector<int32_t> correct;
+};
+SoftmaxOutputs RunSoftmax(Backend& backend, const std::vector<float>& logits,
+                          const std::vector<int32_t>& labels, int64_t classes);
+
 // Every operation once on seeded inputs (a small network's worth: conv, ReLU, pool,
 // GEMM, bias, softmax cross-entropy, SGD), each output named. Integer outputs are
 // converted to float.

@@ -22,6 +22,8 @@ using testing::Download;
 using testing::DownloadInts;
 using ::testing::HasSubstr;
 using testing::Poisoned;
+using testing::RunSoftmax;
+using testing::SoftmaxOutputs;
 using testing::Upload;
 using testing::UploadInts;
 
@@ -291,25 +293,6 @@ TEST_F(CpuBackendTest, AddBiasAndSumRows) {
   EXPECT_EQ(Download(b(), dsum, cols), std::vector<float>(cols, 0.0f));
 }
 
-struct SoftmaxResult {
-  std::vector<float> grad, loss;
-  std::vector<int32_t> correct;
-};
-
-SoftmaxResult RunSoftmax(Backend& b, const std::vector<float>& logits,
-                         const std::vector<int32_t>& labels, int64_t classes) {
-  const int64_t batch = labels.size();
-  Buffer dlogits = Upload(b, logits), dlabels = UploadInts(b, labels);
-  Buffer grad = Poisoned(b, batch * classes), loss = Poisoned(b, batch);
-  Buffer correct = Poisoned(b, batch);
-  const absl::Status status =
-      b.SoftmaxCrossEntropy(dlogits.floats(), dlabels.ints(), batch, classes, grad.floats(),
-                            loss.floats(), correct.ints());
-  EXPECT_TRUE(status.ok()) << status;
-  return {Download(b, grad, batch * classes), Download(b, loss, batch),
-          DownloadInts(b, correct, batch)};
-}
-
 TEST_F(CpuBackendTest, SoftmaxCrossEntropyMatchesReference) {
   const int64_t batch = 16, classes = 10;
   std::vector<float> logits = RandomVector(batch * classes, 40);
@@ -319,7 +302,7 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyMatchesReference) {
   // Make some examples right: the label's logit the largest.
   for (int64_t i = 0; i < batch; i += 3) logits[i * classes + labels[i]] = 20.0f;
 
-  const SoftmaxResult got = RunSoftmax(b(), logits, labels, classes);
+  const SoftmaxOutputs got = RunSoftmax(b(), logits, labels, classes);
   int correct_count = 0;
   for (int64_t i = 0; i < batch; ++i) {
     const float* x = &logits[i * classes];
@@ -357,7 +340,7 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyIsStableForHugeLogits) {
                                      1000,  1000,  1000,  1000,   // label 2: tie -> 0 wins
                                      1000,  -1000, 0,     999};   // label 1
   const std::vector<int32_t> labels = {3, 0, 2, 1};
-  const SoftmaxResult got = RunSoftmax(b(), logits, labels, classes);
+  const SoftmaxOutputs got = RunSoftmax(b(), logits, labels, classes);
   const double log1pe = std::log1p(std::exp(-1.0));
   EXPECT_NEAR(got.loss[0], 1.0 + log1pe, 1e-6);
   EXPECT_NEAR(got.loss[1], std::log(4.0), 1e-6);

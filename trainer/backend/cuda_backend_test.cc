@@ -37,6 +37,8 @@ using testing::Download;
 using testing::DownloadInts;
 using ::testing::HasSubstr;
 using testing::Poisoned;
+using testing::RunSoftmax;
+using testing::SoftmaxOutputs;
 using ::testing::StartsWith;
 using testing::Upload;
 using testing::UploadInts;
@@ -264,26 +266,6 @@ TEST_F(CudaBackendTest, AddBiasAndSumRowsMatchCpu) {
     worst.Check(got_sums, want_sums);
     EXPECT_TRUE(SameBits(got_biased, want_biased));
   }
-}
-
-struct SoftmaxOutputs {
-  std::vector<float> grad, loss;
-  std::vector<int32_t> correct;
-};
-
-SoftmaxOutputs RunSoftmax(Backend& b, const std::vector<float>& logits,
-                          const std::vector<int32_t>& labels, int64_t classes) {
-  const int64_t batch = labels.size();
-  Buffer dlogits = Upload(b, logits), dlabels = UploadInts(b, labels);
-  Buffer grad = Poisoned(b, batch * classes), loss = Poisoned(b, batch);
-  Buffer correct = Poisoned(b, batch);
-  const absl::Status status =
-      b.SoftmaxCrossEntropy(dlogits.floats(), dlabels.ints(), batch, classes, grad.floats(),
-                            loss.floats(), correct.ints());
-  EXPECT_TRUE(status.ok()) << status;
-  EXPECT_TRUE(b.Synchronize().ok());
-  return {Download(b, grad, batch * classes), Download(b, loss, batch),
-          DownloadInts(b, correct, batch)};
 }
 
 TEST_F(CudaBackendTest, SoftmaxCrossEntropyMatchesCpu) {
