@@ -173,6 +173,54 @@ __device__ __forceinline__ void Radix2Passes(float2* tile, const Lines& lines, i
   }
 }
 
+// What one block of either kernel works on: its maps in shared memory (rows padded by one
+// element so that column passes spread over banks), the two twiddle tables, and which maps
+// of the batch are its own.
+struct BlockTile {
+  int log2_h, log2_w;
+  int fh, fw, half_w, bins;
+  int row_stride, map_stride;
+  float2* twiddles_w;
+  float2* twiddles_h;
+  float2* tile;
+  int64_t first;  // the block's first map
+  int count;      // maps the block holds
+};
+
+__device__ __forceinline__ BlockTile SetUpBlock(float2* shared, int log2_h, int log2_w,
+                                                int64_t maps, int maps_per_block) {
+  BlockTile b;
+  b.log2_h = log2_h;
+  b.log2_w = log2_w;
+  b.fh = 1 << log2_h;
+  b.fw = 1 << log2_w;
+  b.half_w = b.fw / 2 + 1;
+  b.bins = b.fh * b.half_w;
+  b.row_stride = b.fw + 1;
+  b.map_stride = b.fh * b.row_stride;
+  b.twiddles_w = shared;
+  b.twiddles_h = b.twiddles_w + max(b.fw / 2, 1);
+  b.tile = b.twiddles_h + max(b.fh / 2, 1);
+  FillTwiddles(b.twiddles_w, b.fw);
+  FillTwiddles(b.twiddles_h, b.fh);
+  b.first = static_cast<int64_t>(blockIdx.x) * maps_per_block;
+  b.count = static_cast<int>(maps - b.first < maps_per_block ? maps - b.first : maps_per_block);
+  return b;
+}
+
+// Item i of the block's half spectra, numbered so that consecutive threads take consecutive
+// maps of a bin: its place in the tile and in the spectra ([bin][map], or [map][bin]).
+__device__ __forceinline__ void SpectrumItem(const BlockTile& b, int i, int64_t maps,
+                                             bool map_major, int* in_tile, int64_t* in_spectra) {
+  const int bin = i / b.count;
+  const int j = i - bin * b.count;
+  const int kr = bin / b.half_w;
+  const int kc = bin - kr * b.half_w;
+  *in_tile = j * b.map_stride + kr * b.row_stride + kc;
+  *in_spectra = map_major ? (b.first + j) * b.bins + bin
+                          : static_cast<int64_t>(bin) * maps + b.first + j;
+}
+
 // kLog2 >= 0: a square transform of side 2^kLog2 known at compile time, so the index
 // arithmetic and pass loops fold to constants; -1: the sizes come at run time.
 template <int kLog2>
@@ -180,48 +228,36 @@ __global__ void __launch_bounds__(kMaxThreads)
     RealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows, int cols,
                              int top, int left, int log2_h_arg, int log2_w_arg,
                              int maps_per_block, bool map_major, float2* __restrict__ out) {
-  const int log2_h = kLog2 >= 0 ? kLog2 : log2_h_arg;
-  const int log2_w = kLog2 >= 0 ? kLog2 : log2_w_arg;
   extern __shared__ float2 shared[];
-  const int fh = 1 << log2_h, fw = 1 << log2_w;
-  const int half_w = fw / 2 + 1;
-  const int row_stride = fw + 1, map_stride = fh * row_stride;
-  float2* twiddles_w = shared;
-  float2* twiddles_h = twiddles_w + max(fw / 2, 1);
-  float2* tile = twiddles_h + max(fh / 2, 1);
-  FillTwiddles(twiddles_w, fw);
-  FillTwiddles(twiddles_h, fh);
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * maps_per_block;
-  const int count = static_cast<int>(maps - first < maps_per_block ? maps - first : maps_per_block);
+  const BlockTile b = SetUpBlock(shared, kLog2 >= 0 ? kLog2 : log2_h_arg,
+                                 kLog2 >= 0 ? kLog2 : log2_w_arg, maps, maps_per_block);
 
   // Bit-reversed placement in both dimensions: the row passes then see their input in
   // DIT order, and their outputs land in bit-reversed row order, which is the column
   // passes' DIT order.
-  for (int i = threadIdx.x; i < count * fh * fw; i += blockDim.x) {
-    const int q = i & (fw - 1);
-    const int r = (i >> log2_w) & (fh - 1);
-    const int j = i >> (log2_w + log2_h);
+  for (int i = threadIdx.x; i < b.count * b.fh * b.fw; i += blockDim.x) {
+    const int q = i & (b.fw - 1);
+    const int r = (i >> b.log2_w) & (b.fh - 1);
+    const int j = i >> (b.log2_w + b.log2_h);
     const int sr = r - top, sq = q - left;
     const float v = (sr >= 0 && sr < rows && sq >= 0 && sq < cols)
-                        ? in[((first + j) * rows + sr) * cols + sq]
+                        ? in[((b.first + j) * rows + sr) * cols + sq]
                         : 0.0f;
-    tile[j * map_stride + BitReverse(r, log2_h) * row_stride + BitReverse(q, log2_w)] =
+    b.tile[j * b.map_stride + BitReverse(r, b.log2_h) * b.row_stride + BitReverse(q, b.log2_w)] =
         make_float2(v, 0.0f);
   }
   __syncthreads();
-  Radix2Passes<false, false>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
-  Radix2Passes<false, false>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
-                   twiddles_h);
+  Radix2Passes<false, false>(b.tile, Lines{b.count * b.fh, b.fh, b.map_stride, b.row_stride, 1},
+                             b.log2_w, b.twiddles_w);
+  Radix2Passes<false, false>(b.tile,
+                             Lines{b.count * b.half_w, b.half_w, b.map_stride, 1, b.row_stride},
+                             b.log2_h, b.twiddles_h);
 
-  // out[bin][map]: consecutive threads take consecutive maps of a bin.
-  const int bins = fh * half_w;
-  for (int i = threadIdx.x; i < count * bins; i += blockDim.x) {
-    const int bin = i / count;
-    const int j = i - bin * count;
-    const int kr = bin / half_w;
-    const int kc = bin - kr * half_w;
-    const int64_t at = map_major ? (first + j) * bins + bin : static_cast<int64_t>(bin) * maps + first + j;
-    out[at] = tile[j * map_stride + kr * row_stride + kc];
+  for (int i = threadIdx.x; i < b.count * b.bins; i += blockDim.x) {
+    int in_tile;
+    int64_t in_spectra;
+    SpectrumItem(b, i, maps, map_major, &in_tile, &in_spectra);
+    out[in_spectra] = b.tile[in_tile];
   }
 }
 
@@ -232,56 +268,46 @@ __global__ void __launch_bounds__(kMaxThreads)
                              const float* __restrict__ bias, int64_t bias_period,
                              int64_t bias_phase, int maps_per_block, bool map_major,
                              float* __restrict__ out) {
-  const int log2_h = kLog2 >= 0 ? kLog2 : log2_h_arg;
-  const int log2_w = kLog2 >= 0 ? kLog2 : log2_w_arg;
   extern __shared__ float2 shared[];
-  const int fh = 1 << log2_h, fw = 1 << log2_w;
-  const int half_w = fw / 2 + 1;
-  const int row_stride = fw + 1, map_stride = fh * row_stride;
-  float2* twiddles_w = shared;
-  float2* twiddles_h = twiddles_w + max(fw / 2, 1);
-  float2* tile = twiddles_h + max(fh / 2, 1);
-  FillTwiddles(twiddles_w, fw);
-  FillTwiddles(twiddles_h, fh);
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * maps_per_block;
-  const int count = static_cast<int>(maps - first < maps_per_block ? maps - first : maps_per_block);
+  const BlockTile b = SetUpBlock(shared, kLog2 >= 0 ? kLog2 : log2_h_arg,
+                                 kLog2 >= 0 ? kLog2 : log2_w_arg, maps, maps_per_block);
 
-  const int bins = fh * half_w;
-  for (int i = threadIdx.x; i < count * bins; i += blockDim.x) {
-    const int bin = i / count;
-    const int j = i - bin * count;
-    const int kr = bin / half_w;
-    const int kc = bin - kr * half_w;
-    const int64_t at = map_major ? (first + j) * bins + bin : static_cast<int64_t>(bin) * maps + first + j;
-    tile[j * map_stride + kr * row_stride + kc] = in[at];
+  for (int i = threadIdx.x; i < b.count * b.bins; i += blockDim.x) {
+    int in_tile;
+    int64_t in_spectra;
+    SpectrumItem(b, i, maps, map_major, &in_tile, &in_spectra);
+    b.tile[in_tile] = in[in_spectra];
   }
   __syncthreads();
   // Columns first (natural order in, bit-reversed rows out), on the stored half.
-  Radix2Passes<true, true>(tile, Lines{count * half_w, half_w, map_stride, 1, row_stride}, log2_h,
-                  twiddles_h);
+  Radix2Passes<true, true>(b.tile,
+                           Lines{b.count * b.half_w, b.half_w, b.map_stride, 1, b.row_stride},
+                           b.log2_h, b.twiddles_h);
   // Each row is now Hermitian: G[r][fw-kc] = conj(G[r][kc]); fill the missing half.
-  for (int i = threadIdx.x; i < count * fh * (fw - half_w); i += blockDim.x) {
-    const int per_map = fh * (fw - half_w);
+  const int missing = b.fw - b.half_w;
+  for (int i = threadIdx.x; i < b.count * b.fh * missing; i += blockDim.x) {
+    const int per_map = b.fh * missing;
     const int j = i / per_map;
     const int rest = i - j * per_map;
-    const int p = rest / (fw - half_w);
-    const int kc = half_w + (rest - p * (fw - half_w));
-    const float2 g = tile[j * map_stride + p * row_stride + (fw - kc)];
-    tile[j * map_stride + p * row_stride + kc] = make_float2(g.x, -g.y);
+    const int p = rest / missing;
+    const int kc = b.half_w + (rest - p * missing);
+    const float2 g = b.tile[j * b.map_stride + p * b.row_stride + (b.fw - kc)];
+    b.tile[j * b.map_stride + p * b.row_stride + kc] = make_float2(g.x, -g.y);
   }
   __syncthreads();
-  Radix2Passes<true, true>(tile, Lines{count * fh, fh, map_stride, row_stride, 1}, log2_w, twiddles_w);
+  Radix2Passes<true, true>(b.tile, Lines{b.count * b.fh, b.fh, b.map_stride, b.row_stride, 1},
+                           b.log2_w, b.twiddles_w);
 
   // Physical (p, c) holds output (bitrev(p), bitrev(c)); the real part is the inverse of
   // the real signal's spectrum.
-  for (int i = threadIdx.x; i < count * rows * cols; i += blockDim.x) {
+  for (int i = threadIdx.x; i < b.count * rows * cols; i += blockDim.x) {
     const int q = i % cols;
     const int r = (i / cols) % rows;
     const int j = i / (cols * rows);
-    const float b = bias != nullptr ? bias[(bias_phase + first + j) % bias_period] : 0.0f;
-    const float2 v = tile[j * map_stride + BitReverse(top + r, log2_h) * row_stride +
-                          BitReverse(left + q, log2_w)];
-    out[((first + j) * rows + r) * cols + q] = v.x * scale + b;
+    const float bias_j = bias != nullptr ? bias[(bias_phase + b.first + j) % bias_period] : 0.0f;
+    const float2 v = b.tile[j * b.map_stride + BitReverse(top + r, b.log2_h) * b.row_stride +
+                            BitReverse(left + q, b.log2_w)];
+    out[((b.first + j) * rows + r) * cols + q] = v.x * scale + bias_j;
   }
 }
 
