@@ -136,7 +136,9 @@ TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {
     std::printf("tuner: %-24s %.4f ms\n", t.method.ToString().c_str(), t.milliseconds);
   }
   for (const MethodTiming& t : tuned->timings) {
-    if (t.method == tuned->method) EXPECT_EQ(t.milliseconds, best);
+    if (t.method == tuned->method) {
+      EXPECT_EQ(t.milliseconds, best);
+    }
   }
 }
 

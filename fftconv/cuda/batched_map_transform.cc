@@ -7,6 +7,7 @@
 #include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda/nvtx_range.h"
+#include "fftconv/cuda/register_fft_kernels.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -18,6 +19,10 @@ namespace {
 constexpr int kMapsPerBlockForDirectLayout = 2;
 constexpr int64_t kChunkBytes = int64_t{64} << 20;
 
+bool InsideTransform(const MapWindow& w, int64_t fft_h, int64_t fft_w) {
+  return w.top >= 0 && w.left >= 0 && w.top + w.rows <= fft_h && w.left + w.cols <= fft_w;
+}
+
 class BatchedMapTransform : public MapTransform {
  public:
   BatchedMapTransform(int64_t fft_h, int64_t fft_w, int64_t maps)
@@ -25,6 +30,7 @@ class BatchedMapTransform : public MapTransform {
         fft_w_(fft_w),
         maps_(maps),
         bins_(fft_h * (fft_w / 2 + 1)),
+        in_registers_(RegisterFftSupports(fft_h, fft_w)),
         chunk_(BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
                    ? std::min(maps, std::max<int64_t>(1, kChunkBytes / (8 * bins_)))
                    : 0) {}
@@ -36,6 +42,11 @@ class BatchedMapTransform : public MapTransform {
                        const TransformScratch& scratch, cudaStream_t stream) const override {
     NvtxRange range("fftconv.transform");
     float2* out = reinterpret_cast<float2*>(spectrum);
+    if (in_registers_ && InsideTransform(window, fft_h_, fft_w_)) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterRealToHalfSpectrum(
+          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, out, stream));
+      return absl::OkStatus();
+    }
     if (chunk_ == 0) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
           maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
@@ -61,6 +72,12 @@ class BatchedMapTransform : public MapTransform {
                               cudaStream_t stream) const override {
     NvtxRange range("fftconv.inverse");
     const float2* in = reinterpret_cast<const float2*>(spectrum);
+    if (in_registers_ && InsideTransform(window, fft_h_, fft_w_)) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterHalfSpectrumToReal(
+          in, maps_, fft_h_, window.rows, window.cols, window.top, window.left, scale, bias,
+          bias_period, 0, out, stream));
+      return absl::OkStatus();
+    }
     if (chunk_ == 0) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
           in, maps_, fft_h_, fft_w_, /*map_major=*/false, window.rows, window.cols, window.top,
@@ -83,6 +100,9 @@ class BatchedMapTransform : public MapTransform {
 
  private:
   int64_t fft_h_, fft_w_, maps_, bins_;
+  // Square sides 8..64 run the register-resident kernels (register_fft_kernels.h), which
+  // measure faster there; the shared-memory passes take every other size.
+  bool in_registers_;
   int64_t chunk_;  // maps per map-major chunk; 0: bin-major directly
 };
 
@@ -100,6 +120,7 @@ absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(int64_t 
     return absl::InvalidArgumentError(absl::StrCat("batched FFT: bad map count ", maps));
   }
   FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareBatchedFft(fft_h, fft_w));
+  if (RegisterFftSupports(fft_h, fft_w)) FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareRegisterFft());
   return std::make_unique<BatchedMapTransform>(fft_h, fft_w, maps);
 }
 

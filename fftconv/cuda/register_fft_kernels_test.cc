@@ -1,0 +1,191 @@
+#include "fftconv/cuda/register_fft_kernels.h"
+
+#include <cmath>
+#include <complex>
+#include <string>
+#include <vector>
+
+#include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/test_util.h"
+#include "gtest/gtest.h"
+
+namespace fftrain::fftconv {
+namespace {
+
+using Complex = std::complex<double>;
+using testing::Download;
+using testing::Poisoned;
+using testing::RandomVector;
+using testing::Upload;
+
+// A float FFT of n x n points rounds about 2 log2(n) times on the way through (one
+// butterfly per stage and dimension); with unit roundoff 6e-8 the error relative to the
+// largest value is about 1e-6 at n = 64. 1e-5 leaves a margin of ten, and any indexing
+// mistake (a wrong bin, map or twiddle) gives errors of order one.
+constexpr double kTolerance = 1e-5;
+
+// Every launch geometry the kernels handle differently: the whole map, a corner window, an
+// offset window, a single row and a single column; map counts with a partial last block.
+struct Window {
+  int64_t rows, cols, top, left;
+};
+
+std::vector<Window> WindowsFor(int64_t n) {
+  return {{n, n, 0, 0}, {n / 2 + 1, n / 4 + 1, 0, 0}, {3, 5, n / 4, n / 2 - 1}, {1, n, n - 1, 0},
+          {n, 1, 0, n - 1}};
+}
+
+// [bin][map] half spectra in double of maps (rows x cols each) placed at (top, left) of
+// an n x n zero tile: a separable DFT, rows then columns.
+std::vector<Complex> ReferenceHalfSpectra(const std::vector<float>& maps, int64_t count,
+                                          int64_t n, const Window& w) {
+  const int64_t half = n / 2 + 1;
+  std::vector<Complex> spectra(n * half * count);
+  const double two_pi = 2.0 * M_PI;
+  for (int64_t m = 0; m < count; ++m) {
+    std::vector<Complex> rows_done(n * half);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t kc = 0; kc < half; ++kc) {
+        Complex sum = 0;
+        if (r >= w.top && r < w.top + w.rows) {
+          for (int64_t c = w.left; c < w.left + w.cols; ++c) {
+            const double v = maps[(m * w.rows + r - w.top) * w.cols + c - w.left];
+            sum += v * std::polar(1.0, -two_pi * kc * c / n);
+          }
+        }
+        rows_done[r * half + kc] = sum;
+      }
+    }
+    for (int64_t kr = 0; kr < n; ++kr) {
+      for (int64_t kc = 0; kc < half; ++kc) {
+        Complex sum = 0;
+        for (int64_t r = 0; r < n; ++r) sum += rows_done[r * half + kc] * std::polar(1.0, -two_pi * kr * r / n);
+        spectra[(kr * half + kc) * count + m] = sum;
+      }
+    }
+  }
+  return spectra;
+}
+
+std::vector<float> Interleave(const std::vector<Complex>& v) {
+  std::vector<float> out(2 * v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    out[2 * i] = static_cast<float>(v[i].real());
+    out[2 * i + 1] = static_cast<float>(v[i].imag());
+  }
+  return out;
+}
+
+double MaxRelativeError(const std::vector<float>& got, const std::vector<double>& want) {
+  double max_error = 0, max_value = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_error = std::max(max_error, std::abs(got[i] - want[i]));
+    max_value = std::max(max_value, std::abs(want[i]));
+  }
+  return max_value > 0 ? max_error / max_value : max_error;
+}
+
+TEST(RegisterFftKernelsTest, SupportsSquarePowersOfTwoFrom8To64) {
+  for (int64_t n : {8, 16, 32, 64}) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
+  EXPECT_FALSE(RegisterFftSupports(4, 4));
+  EXPECT_FALSE(RegisterFftSupports(128, 128));
+  EXPECT_FALSE(RegisterFftSupports(32, 16));
+  EXPECT_FALSE(RegisterFftSupports(24, 24));
+}
+
+TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
+  uint32_t seed = 900;
+  for (int64_t n : {8, 16, 32, 64}) {
+    // Maps per block: 512 / n threads' worth below 64, 4 at 64; this count leaves a
+    // partial last block everywhere.
+    const int64_t count = n == 64 ? 11 : 1024 / n + 3;
+    for (const Window& w : WindowsFor(n)) {
+      SCOPED_TRACE("n " + std::to_string(n) + " window " + std::to_string(w.rows) + "x" +
+                   std::to_string(w.cols) + " at " + std::to_string(w.top) + "," +
+                   std::to_string(w.left));
+      const int64_t bins = n * (n / 2 + 1);
+      const auto maps = RandomVector(count * w.rows * w.cols, seed++);
+      const auto want = ReferenceHalfSpectra(maps, count, n, w);
+      DeviceBuffer d_maps = Upload(maps);
+      DeviceBuffer d_spectra = Poisoned(2 * bins * count);
+      ASSERT_EQ(LaunchRegisterRealToHalfSpectrum(d_maps.as<float>(), count, w.rows, w.cols,
+                                                 w.top, w.left, n, d_spectra.as<float2>(),
+                                                 nullptr),
+                cudaSuccess);
+      const auto got = Download(d_spectra, 2 * bins * count);
+      std::vector<double> want_flat(2 * want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        want_flat[2 * i] = want[i].real();
+        want_flat[2 * i + 1] = want[i].imag();
+      }
+      EXPECT_LE(MaxRelativeError(got, want_flat), kTolerance) << "forward";
+
+      // Inverse of a spectrum whose window is all of the map, so every bin matters.
+      const Window all{n, n, 0, 0};
+      const auto full_maps = RandomVector(count * n * n, seed++);
+      const auto spectra = ReferenceHalfSpectra(full_maps, count, n, all);
+      const auto bias = RandomVector(7, seed++);
+      const double scale = 0.5 / (n * n);
+      // The unnormalised inverse of a real map's spectrum is n^2 times the map.
+      std::vector<double> want_out(count * w.rows * w.cols);
+      for (int64_t m = 0; m < count; ++m) {
+        for (int64_t r = 0; r < w.rows; ++r) {
+          for (int64_t c = 0; c < w.cols; ++c) {
+            want_out[(m * w.rows + r) * w.cols + c] =
+                full_maps[(m * n + w.top + r) * n + w.left + c] * (n * n * scale) + bias[m % 7];
+          }
+        }
+      }
+      DeviceBuffer d_in = Upload(Interleave(spectra)), d_bias = Upload(bias);
+      DeviceBuffer d_out = Poisoned(count * w.rows * w.cols);
+      ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), count, n, w.rows, w.cols,
+                                                 w.top, w.left, static_cast<float>(scale),
+                                                 d_bias.as<float>(), 7, 0, d_out.as<float>(),
+                                                 nullptr),
+                cudaSuccess);
+      EXPECT_LE(MaxRelativeError(Download(d_out, want_out.size()), want_out), kTolerance)
+          << "inverse";
+    }
+  }
+}
+
+TEST(RegisterFftKernelsTest, BiasPhaseOffsetsTheBiasIndex) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
+  const int64_t n = 16, count = 5, bins = n * (n / 2 + 1);
+  // A zero spectrum inverts to zero, leaving the bias alone in the output.
+  DeviceBuffer d_in = Upload(std::vector<float>(2 * bins * count, 0.0f));
+  const std::vector<float> bias = {1, 2, 3};
+  DeviceBuffer d_bias = Upload(bias);
+  DeviceBuffer d_out = Poisoned(count * 4);
+  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), count, n, 2, 2, 1, 1, 1.0f,
+                                             d_bias.as<float>(), 3, 2, d_out.as<float>(),
+                                             nullptr),
+            cudaSuccess);
+  const auto out = Download(d_out, count * 4);
+  for (int64_t m = 0; m < count; ++m) {
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(out[m * 4 + i], bias[(2 + m) % 3]) << m;
+  }
+}
+
+TEST(RegisterFftKernelsTest, RefusesWhatItCannotDo) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
+  DeviceBuffer d = Poisoned(1 << 16);
+  float2* spectra = d.as<float2>();
+  // Unsupported size, no maps, a window past the transform's edge, a zero bias period.
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 128, spectra, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 0, 8, 8, 0, 0, 16, spectra, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 9, 0, 16, spectra, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchRegisterHalfSpectrumToReal(spectra, 4, 16, 8, 8, 0, 0, 1.0f, d.as<float>(), 0,
+                                             0, d.as<float>(), nullptr),
+            cudaErrorInvalidValue);
+}
+
+}  // namespace
+}  // namespace fftrain::fftconv
