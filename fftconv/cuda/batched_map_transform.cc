@@ -31,7 +31,7 @@ class BatchedMapTransform : public MapTransform {
         maps_(maps),
         bins_(fft_h * (fft_w / 2 + 1)),
         in_registers_(RegisterFftSupports(fft_h, fft_w)),
-        chunk_(BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
+        chunk_(!in_registers_ && BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
                    ? std::min(maps, std::max<int64_t>(1, kChunkBytes / (8 * bins_)))
                    : 0) {}
 
@@ -100,7 +100,7 @@ class BatchedMapTransform : public MapTransform {
 
  private:
   int64_t fft_h_, fft_w_, maps_, bins_;
-  // Square sides 8..64 run the register-resident kernels (register_fft_kernels.h), which
+  // Square sides 8..128 run the register-resident kernels (register_fft_kernels.h), which
   // measure faster there; the shared-memory passes take every other size.
   bool in_registers_;
   int64_t chunk_;  // maps per map-major chunk; 0: bin-major directly

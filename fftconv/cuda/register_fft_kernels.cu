@@ -1,126 +1,21 @@
 #include "fftconv/cuda/register_fft_kernels.h"
 
 #include <cstdint>
-#include <type_traits>
+
+#include "fftconv/cuda/register_fft128_kernels.h"
+#include "fftconv/cuda/register_fft_device.cuh"
 
 namespace fftrain::fftconv {
 namespace {
 
-// ---- Compile-time twiddles -------------------------------------------------------------
-
-// Taylor series in double for |x| <= pi: the terms shrink below 1e-17 by term 30, and the
-// rounding to float afterwards dominates the error.
-__host__ __device__ constexpr double TaylorSin(double x) {
-  double term = x, sum = x;
-  for (int i = 1; i < 30; ++i) {
-    term *= -x * x / ((2.0 * i) * (2.0 * i + 1.0));
-    sum += term;
-  }
-  return sum;
-}
-
-__host__ __device__ constexpr double TaylorCos(double x) {
-  double term = 1.0, sum = 1.0;
-  for (int i = 1; i < 30; ++i) {
-    term *= -x * x / ((2.0 * i - 1.0) * (2.0 * i));
-    sum += term;
-  }
-  return sum;
-}
-
-// exp(-2 pi i k / n) for the forward transform, its conjugate for the inverse.
-template <int kN, int kK, bool kInverse>
-struct Twiddle {
-  static constexpr int kReduced = (kK % kN) * 2 > kN ? (kK % kN) - kN : (kK % kN);
-  static constexpr double kAngle = -2.0 * 3.14159265358979323846 * kReduced / kN;
-  static constexpr float kRe = static_cast<float>(TaylorCos(kAngle));
-  static constexpr float kIm = static_cast<float>(kInverse ? -TaylorSin(kAngle) : TaylorSin(kAngle));
-};
-
-// ---- Unrolled loops with compile-time indices -----------------------------------------
-
-template <int kBegin, int kEnd, typename F>
-__device__ __forceinline__ void StaticFor(F&& f) {
-  if constexpr (kBegin < kEnd) {
-    f(std::integral_constant<int, kBegin>{});
-    StaticFor<kBegin + 1, kEnd>(f);
-  }
-}
-
-__device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
-__device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
-
-// x times the twiddle W_n^k; 1 and -+i cost nothing.
-template <int kN, int kK, bool kInverse>
-__device__ __forceinline__ float2 TimesTwiddle(float2 x) {
-  if constexpr (kK % kN == 0) {
-    return x;
-  } else if constexpr (4 * (kK % kN) == kN) {
-    return kInverse ? make_float2(-x.y, x.x) : make_float2(x.y, -x.x);
-  } else {
-    using W = Twiddle<kN, kK, kInverse>;
-    return make_float2(x.x * W::kRe - x.y * W::kIm, x.x * W::kIm + x.y * W::kRe);
-  }
-}
-
-template <int kLog2N>
-__host__ __device__ constexpr int BitReverse(int x) {
-  int r = 0;
-  for (int b = 0; b < kLog2N; ++b) r |= ((x >> b) & 1) << (kLog2N - 1 - b);
-  return r;
-}
-
-constexpr int Log2(int n) { return n <= 1 ? 0 : 1 + Log2(n / 2); }
-
-// In-place N-point FFT of v, natural order in and out, unnormalised: radix-2 decimation in
-// time whose bit reversal and twiddles all fold to constants, so v stays in registers.
-template <int kN, bool kInverse>
-__device__ __forceinline__ void FftInRegisters(float2 (&v)[kN]) {
-  constexpr int kLog2N = Log2(kN);
-  float2 a[kN];
-  StaticFor<0, kN>([&](auto i) { a[decltype(i)::value] = v[BitReverse<kLog2N>(decltype(i)::value)]; });
-  StaticFor<1, kLog2N + 1>([&](auto stage) {
-    constexpr int kSpan = 1 << decltype(stage)::value;
-    constexpr int kHalfSpan = kSpan / 2;
-    StaticFor<0, kN / 2>([&](auto b) {
-      constexpr int kGroup = decltype(b)::value / kHalfSpan;
-      constexpr int kK = decltype(b)::value % kHalfSpan;
-      constexpr int kTop = kGroup * kSpan + kK;
-      const float2 t = TimesTwiddle<kSpan, kK, kInverse>(a[kTop + kHalfSpan]);
-      a[kTop + kHalfSpan] = Sub(a[kTop], t);
-      a[kTop] = Add(a[kTop], t);
-    });
-  });
-  StaticFor<0, kN>([&](auto i) { v[decltype(i)::value] = a[decltype(i)::value]; });
-}
-
-// z = FFT(x + i y) for real x, y: X[k] = (Z[k] + conj Z[n-k]) / 2,
-// Y[k] = (Z[k] - conj Z[n-k]) / 2i.
-__device__ __forceinline__ void SeparateRealPair(float2 zk, float2 zn, float2* xk, float2* yk) {
-  *xk = make_float2(0.5f * (zk.x + zn.x), 0.5f * (zk.y - zn.y));
-  *yk = make_float2(0.5f * (zk.y + zn.y), -0.5f * (zk.x - zn.x));
-}
-
-// x / d and x % d for a divisor fixed at launch, by a multiply and a shift (Granlund and
-// Montgomery): a hardware division costs about twenty instructions per element.
-struct FastDivisor {
-  uint32_t divisor, multiplier, shift;
-
-  static FastDivisor For(uint32_t d) {
-    uint32_t shift = 0;
-    while ((uint64_t{1} << shift) < d) ++shift;
-    const uint64_t multiplier = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1;
-    return {d, static_cast<uint32_t>(multiplier), shift};
-  }
-  // Exact for x < 2^31.
-  __device__ __forceinline__ int Divide(int x) const {
-    return static_cast<int>((__umulhi(static_cast<uint32_t>(x), multiplier) + x) >> shift);
-  }
-};
-
-// Loads in flight per thread when staging global memory through shared memory: the
-// copies are latency-bound unless each thread has several outstanding.
-constexpr int kLoadsInFlight = 8;
+using register_fft::FastDivisor;
+using register_fft::FftInRegisters;
+using register_fft::LoadRealMaps;
+using register_fft::LoadSpectra;
+using register_fft::SeparateRealPair;
+using register_fft::StoreRealMaps;
+using register_fft::StoreSpectra;
+using register_fft::ZeroShared;
 
 // ---- Block layout -----------------------------------------------------------------------
 
@@ -153,32 +48,10 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
   const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
   const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
 
-  for (int i = threadIdx.x; i < L::kMaps * L::kRegion; i += blockDim.x) shared[i] = make_float2(0.0f, 0.0f);
+  ZeroShared(shared, L::kMaps * L::kRegion);
   __syncthreads();
-  // The block's maps are one contiguous run of the input: read it flat, coalesced, with
-  // kLoadsInFlight loads per thread issued before any is placed.
-  const int per_map = rows * cols;
-  const int total = count * per_map;
-  const float* block_in = in + first * per_map;
-  for (int base = threadIdx.x; base < total; base += kLoadsInFlight * blockDim.x) {
-    float values[kLoadsInFlight];
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int e = base + u * blockDim.x;
-      values[u] = e < total ? block_in[e] : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int e = base + u * blockDim.x;
-      if (e >= total) break;
-      const int j = map_size.Divide(e);
-      const int rest = e - j * per_map;
-      const int r = row_size.Divide(rest);
-      const int c = rest - r * cols;
-      reinterpret_cast<float*>(shared + j * L::kRegion)[(top + r) * L::kRealStride + left + c] =
-          values[u];
-    }
-  }
+  LoadRealMaps<L::kRegion, L::kRealStride>(in, first, count, rows, cols, top, left, map_size,
+                                           row_size, shared);
   __syncthreads();
 
   const int line = threadIdx.x % L::kLines;
@@ -226,12 +99,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
   }
   __syncthreads();
 
-  // Consecutive threads take consecutive maps of a bin: runs of kMaps complex words.
-  for (int i = threadIdx.x; i < L::kMaps * L::kBins; i += blockDim.x) {
-    const int bin = i / L::kMaps;
-    const int jj = i % L::kMaps;
-    if (jj < count) out[bin * maps + first + jj] = shared[jj * L::kRegion + bin];
-  }
+  StoreSpectra<L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
 }
 
 // Inverse, columns then rows, the forward's steps in reverse: column `line` (line 0:
@@ -249,23 +117,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
   const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
   const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
 
-  // Consecutive threads take consecutive maps of a bin, kLoadsInFlight loads at a time.
-  constexpr int kItems = L::kMaps * L::kBins;
-  for (int base = threadIdx.x; base < kItems; base += kLoadsInFlight * blockDim.x) {
-    float2 values[kLoadsInFlight];
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int i = base + u * blockDim.x;
-      const int jj = i % L::kMaps;
-      values[u] = i < kItems && jj < count ? in[(i / L::kMaps) * maps + first + jj]
-                                           : make_float2(0.0f, 0.0f);
-    }
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int i = base + u * blockDim.x;
-      if (i < kItems) shared[(i % L::kMaps) * L::kRegion + i / L::kMaps] = values[u];
-    }
-  }
+  LoadSpectra<L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
   __syncthreads();
 
   const int line = threadIdx.x % L::kLines;
@@ -318,17 +170,9 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
   }
   __syncthreads();
 
-  // The block's output maps are one contiguous run: written flat, coalesced.
-  const int per_map = rows * cols;
-  for (int e = threadIdx.x; e < count * per_map; e += blockDim.x) {
-    const int jj = map_size.Divide(e);
-    const int rest = e - jj * per_map;
-    const int r = row_size.Divide(rest);
-    const int c = rest - r * cols;
-    const float bias_j = bias != nullptr ? bias[(bias_phase + first + jj) % bias_period] : 0.0f;
-    const float* tile = reinterpret_cast<const float*>(shared + jj * L::kRegion);
-    out[first * per_map + e] = tile[(top + r) * L::kRealStride + left + c] * scale + bias_j;
-  }
+  StoreRealMaps<L::kRegion, L::kRealStride>(shared, first, count, rows, cols, top, left, scale,
+                                            bias, bias_period, bias_phase, map_size, row_size,
+                                            out);
 }
 
 template <int kN>
@@ -377,12 +221,14 @@ bool WindowFits(int64_t n, int64_t rows, int64_t cols, int64_t top, int64_t left
 }  // namespace
 
 bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
-  return fft_h == fft_w && (fft_h == 8 || fft_h == 16 || fft_h == 32 || fft_h == 64);
+  return fft_h == fft_w &&
+         (fft_h == 8 || fft_h == 16 || fft_h == 32 || fft_h == 64 || fft_h == 128);
 }
 
 cudaError_t PrepareRegisterFft() {
   for (cudaError_t error : {RaiseSharedLimit<8>(), RaiseSharedLimit<16>(),
-                            RaiseSharedLimit<32>(), RaiseSharedLimit<64>()}) {
+                            RaiseSharedLimit<32>(), RaiseSharedLimit<64>(),
+                            PrepareRegisterFft128()}) {
     if (error != cudaSuccess) return error;
   }
   return cudaSuccess;
@@ -400,7 +246,8 @@ cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps,
     case 8: return LaunchForward<8>(maps_in, maps, r, c, t, l, spectrum, stream);
     case 16: return LaunchForward<16>(maps_in, maps, r, c, t, l, spectrum, stream);
     case 32: return LaunchForward<32>(maps_in, maps, r, c, t, l, spectrum, stream);
-    default: return LaunchForward<64>(maps_in, maps, r, c, t, l, spectrum, stream);
+    case 64: return LaunchForward<64>(maps_in, maps, r, c, t, l, spectrum, stream);
+    default: return LaunchRegisterFft128Forward(maps_in, maps, r, c, t, l, spectrum, stream);
   }
 }
 
@@ -419,7 +266,8 @@ cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, int64_t map
     case 8: return LaunchInverse<8>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
     case 16: return LaunchInverse<16>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
     case 32: return LaunchInverse<32>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    default: return LaunchInverse<64>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    case 64: return LaunchInverse<64>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    default: return LaunchRegisterFft128Inverse(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
   }
 }
 

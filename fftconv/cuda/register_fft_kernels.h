@@ -1,4 +1,4 @@
-// Batched 2-D real FFTs held in registers, for square power-of-two sizes up to 64: the
+// Batched 2-D real FFTs held in registers, for square power-of-two sizes 8 to 128: the
 // faster of our two custom transform kernels where it applies (the other, with radix-4
 // passes in shared memory, is batched_fft_kernels.h; both fuse the same padding,
 // transposition, cropping, scaling and bias, and take the same arguments).
@@ -7,7 +7,8 @@
 // unrolled radix-2 FFT whose twiddles are compile-time constants. Two real rows travel as
 // one complex row (z = x_p + i x_{p+N/2}) and are separated after the transform, and the
 // two real columns of the half spectrum (bins 0 and N/2) likewise, so a map of side N is
-// N/2 row transforms plus N/2 column transforms of N points, by N/2 threads. Shared memory
+// N/2 row transforms plus N/2 column transforms of N points, by N/2 threads (by N at 128,
+// where two threads share a line: register_fft128_kernels.h). Shared memory
 // only carries each map between the row and column steps and stages coalesced global
 // accesses: two round trips per map where the shared-memory passes make 2 log4(N).
 #ifndef FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_KERNELS_H_
@@ -19,7 +20,7 @@
 
 namespace fftrain::fftconv {
 
-// True for fft_h == fft_w in {8, 16, 32, 64}.
+// True for fft_h == fft_w in {8, 16, 32, 64, 128}.
 bool RegisterFftSupports(int64_t fft_h, int64_t fft_w);
 
 // Raises the kernels' dynamic shared-memory limit on the current device; call once before

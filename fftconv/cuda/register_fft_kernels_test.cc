@@ -85,10 +85,10 @@ double MaxRelativeError(const std::vector<float>& got, const std::vector<double>
   return max_value > 0 ? max_error / max_value : max_error;
 }
 
-TEST(RegisterFftKernelsTest, SupportsSquarePowersOfTwoFrom8To64) {
-  for (int64_t n : {8, 16, 32, 64}) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
+TEST(RegisterFftKernelsTest, SupportsSquarePowersOfTwoFrom8To128) {
+  for (int64_t n : {8, 16, 32, 64, 128}) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
   EXPECT_FALSE(RegisterFftSupports(4, 4));
-  EXPECT_FALSE(RegisterFftSupports(128, 128));
+  EXPECT_FALSE(RegisterFftSupports(256, 256));
   EXPECT_FALSE(RegisterFftSupports(32, 16));
   EXPECT_FALSE(RegisterFftSupports(24, 24));
 }
@@ -97,10 +97,10 @@ TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
   uint32_t seed = 900;
-  for (int64_t n : {8, 16, 32, 64}) {
-    // Maps per block: 512 / n threads' worth below 64, 4 at 64; this count leaves a
-    // partial last block everywhere.
-    const int64_t count = n == 64 ? 11 : 1024 / n + 3;
+  for (int64_t n : {8, 16, 32, 64, 128}) {
+    // Maps per block: 512 / n below 64, 4 at 64, 2 at 128; these counts leave a partial
+    // last block everywhere.
+    const int64_t count = n == 128 ? 3 : n == 64 ? 11 : 1024 / n + 3;
     for (const Window& w : WindowsFor(n)) {
       SCOPED_TRACE("n " + std::to_string(n) + " window " + std::to_string(w.rows) + "x" +
                    std::to_string(w.cols) + " at " + std::to_string(w.top) + "," +
@@ -176,7 +176,7 @@ TEST(RegisterFftKernelsTest, RefusesWhatItCannotDo) {
   DeviceBuffer d = Poisoned(1 << 16);
   float2* spectra = d.as<float2>();
   // Unsupported size, no maps, a window past the transform's edge, a zero bias period.
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 128, spectra, nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 256, spectra, nullptr),
             cudaErrorInvalidValue);
   EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 0, 8, 8, 0, 0, 16, spectra, nullptr),
             cudaErrorInvalidValue);

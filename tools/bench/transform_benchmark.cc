@@ -2,7 +2,8 @@
 // register-resident kernels (fftconv/cuda/register_fft_kernels.h) and the radix-4 passes
 // in shared memory (fftconv/cuda/batched_fft_kernels.h), forward (real maps -> bin-major
 // half spectra) and inverse (half spectra -> real maps, with scale and bias), for square
-// sizes 8 to 64. Cases are named "forward/32/registers", "inverse/64/shared_passes", ...
+// sizes 8 to 128 (at 128 the shared-memory kernel writes bin-major directly, without the
+// map-major chunks and transpose that fftconv uses there). Cases are named "forward/32/registers", "inverse/64/shared_passes", ...
 //
 //   transform_benchmark [--megabytes=64] [--benchmark_filter=...]
 //
@@ -120,7 +121,7 @@ int Main(int argc, char** argv) {
   }
   bool failed = false;
   for (Direction direction : {Direction::kForward, Direction::kInverse}) {
-    for (int64_t n : {8, 16, 32, 64}) {
+    for (int64_t n : {8, 16, 32, 64, 128}) {
       for (Kernel kernel : {Kernel::kRegisters, Kernel::kSharedPasses}) {
         const std::string name =
             absl::StrCat(direction == Direction::kForward ? "forward/" : "inverse/", n, "/",

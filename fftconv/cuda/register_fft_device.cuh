@@ -1,0 +1,229 @@
+// Device-side pieces shared by the register-resident FFT kernels
+// (register_fft_kernels.cu for sides 8..64, register_fft128_kernels.cu for 128): unrolled
+// FFTs with compile-time twiddles, real-pair separation, fast division, and the staging
+// copies between global memory and a block's per-map shared-memory regions. Internal.
+#ifndef FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
+#define FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace fftrain::fftconv::register_fft {
+
+// ---- Compile-time twiddles -------------------------------------------------------------
+
+// Taylor series in double for |x| <= pi: the terms shrink below 1e-17 by term 30, and the
+// rounding to float afterwards dominates the error.
+__host__ __device__ constexpr double TaylorSin(double x) {
+  double term = x, sum = x;
+  for (int i = 1; i < 30; ++i) {
+    term *= -x * x / ((2.0 * i) * (2.0 * i + 1.0));
+    sum += term;
+  }
+  return sum;
+}
+
+__host__ __device__ constexpr double TaylorCos(double x) {
+  double term = 1.0, sum = 1.0;
+  for (int i = 1; i < 30; ++i) {
+    term *= -x * x / ((2.0 * i - 1.0) * (2.0 * i));
+    sum += term;
+  }
+  return sum;
+}
+
+// exp(-2 pi i k / n) for the forward transform, its conjugate for the inverse.
+template <int kN, int kK, bool kInverse>
+struct Twiddle {
+  static constexpr int kReduced = (kK % kN) * 2 > kN ? (kK % kN) - kN : (kK % kN);
+  static constexpr double kAngle = -2.0 * 3.14159265358979323846 * kReduced / kN;
+  static constexpr float kRe = static_cast<float>(TaylorCos(kAngle));
+  static constexpr float kIm = static_cast<float>(kInverse ? -TaylorSin(kAngle) : TaylorSin(kAngle));
+};
+
+// ---- Unrolled loops with compile-time indices -----------------------------------------
+
+template <int kBegin, int kEnd, typename F>
+__device__ __forceinline__ void StaticFor(F&& f) {
+  if constexpr (kBegin < kEnd) {
+    f(std::integral_constant<int, kBegin>{});
+    StaticFor<kBegin + 1, kEnd>(f);
+  }
+}
+
+__device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+
+// x times the twiddle W_n^k; 1 and -+i cost nothing.
+template <int kN, int kK, bool kInverse>
+__device__ __forceinline__ float2 TimesTwiddle(float2 x) {
+  if constexpr (kK % kN == 0) {
+    return x;
+  } else if constexpr (4 * (kK % kN) == kN) {
+    return kInverse ? make_float2(-x.y, x.x) : make_float2(x.y, -x.x);
+  } else {
+    using W = Twiddle<kN, kK, kInverse>;
+    return make_float2(x.x * W::kRe - x.y * W::kIm, x.x * W::kIm + x.y * W::kRe);
+  }
+}
+
+template <int kLog2N>
+__host__ __device__ constexpr int BitReverse(int x) {
+  int r = 0;
+  for (int b = 0; b < kLog2N; ++b) r |= ((x >> b) & 1) << (kLog2N - 1 - b);
+  return r;
+}
+
+constexpr int Log2(int n) { return n <= 1 ? 0 : 1 + Log2(n / 2); }
+
+// In-place N-point FFT of v, natural order in and out, unnormalised: radix-2 decimation in
+// time whose bit reversal and twiddles all fold to constants, so v stays in registers.
+template <int kN, bool kInverse>
+__device__ __forceinline__ void FftInRegisters(float2 (&v)[kN]) {
+  constexpr int kLog2N = Log2(kN);
+  float2 a[kN];
+  StaticFor<0, kN>([&](auto i) { a[decltype(i)::value] = v[BitReverse<kLog2N>(decltype(i)::value)]; });
+  StaticFor<1, kLog2N + 1>([&](auto stage) {
+    constexpr int kSpan = 1 << decltype(stage)::value;
+    constexpr int kHalfSpan = kSpan / 2;
+    StaticFor<0, kN / 2>([&](auto b) {
+      constexpr int kGroup = decltype(b)::value / kHalfSpan;
+      constexpr int kK = decltype(b)::value % kHalfSpan;
+      constexpr int kTop = kGroup * kSpan + kK;
+      const float2 t = TimesTwiddle<kSpan, kK, kInverse>(a[kTop + kHalfSpan]);
+      a[kTop + kHalfSpan] = Sub(a[kTop], t);
+      a[kTop] = Add(a[kTop], t);
+    });
+  });
+  StaticFor<0, kN>([&](auto i) { v[decltype(i)::value] = a[decltype(i)::value]; });
+}
+
+// z = FFT(x + i y) for real x, y: X[k] = (Z[k] + conj Z[n-k]) / 2,
+// Y[k] = (Z[k] - conj Z[n-k]) / 2i.
+__device__ __forceinline__ void SeparateRealPair(float2 zk, float2 zn, float2* xk, float2* yk) {
+  *xk = make_float2(0.5f * (zk.x + zn.x), 0.5f * (zk.y - zn.y));
+  *yk = make_float2(0.5f * (zk.y + zn.y), -0.5f * (zk.x - zn.x));
+}
+
+// x / d and x % d for a divisor fixed at launch, by a multiply and a shift (Granlund and
+// Montgomery): a hardware division costs about twenty instructions per element.
+struct FastDivisor {
+  uint32_t divisor, multiplier, shift;
+
+  static FastDivisor For(uint32_t d) {
+    uint32_t shift = 0;
+    while ((uint64_t{1} << shift) < d) ++shift;
+    const uint64_t multiplier = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1;
+    return {d, static_cast<uint32_t>(multiplier), shift};
+  }
+  // Exact for x < 2^31.
+  __device__ __forceinline__ int Divide(int x) const {
+    return static_cast<int>((__umulhi(static_cast<uint32_t>(x), multiplier) + x) >> shift);
+  }
+};
+
+// Loads in flight per thread when staging global memory through shared memory: the
+// copies are latency-bound unless each thread has several outstanding.
+constexpr int kLoadsInFlight = 8;
+
+// ---- Staging between global memory and the block's map regions ---------------------------
+// Map j of a block owns shared[j * kRegion, (j + 1) * kRegion): complex words holding its
+// half spectrum ([row][bin], kBins of them) or, viewed as floats, its real tile (rows
+// kRealStride floats apart).
+
+// Places the block's `count` input maps (one contiguous run of rows x cols floats each) at
+// (top, left) of their real tiles, which the caller has zeroed. Flat and coalesced, with
+// kLoadsInFlight loads per thread issued before any is placed.
+template <int kRegion, int kRealStride>
+__device__ __forceinline__ void LoadRealMaps(const float* __restrict__ in, int64_t first,
+                                             int count, int rows, int cols, int top, int left,
+                                             FastDivisor map_size, FastDivisor row_size,
+                                             float2* shared) {
+  const int per_map = rows * cols;
+  const int total = count * per_map;
+  const float* block_in = in + first * per_map;
+  for (int base = threadIdx.x; base < total; base += kLoadsInFlight * blockDim.x) {
+    float values[kLoadsInFlight];
+#pragma unroll
+    for (int u = 0; u < kLoadsInFlight; ++u) {
+      const int e = base + u * blockDim.x;
+      values[u] = e < total ? block_in[e] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kLoadsInFlight; ++u) {
+      const int e = base + u * blockDim.x;
+      if (e >= total) break;
+      const int j = map_size.Divide(e);
+      const int rest = e - j * per_map;
+      const int r = row_size.Divide(rest);
+      const int c = rest - r * cols;
+      reinterpret_cast<float*>(shared + j * kRegion)[(top + r) * kRealStride + left + c] =
+          values[u];
+    }
+  }
+}
+
+// The window (rows x cols at top, left) of each real tile, times scale plus the map's
+// bias, to the block's contiguous run of output maps.
+template <int kRegion, int kRealStride>
+__device__ __forceinline__ void StoreRealMaps(const float2* shared, int64_t first, int count,
+                                              int rows, int cols, int top, int left,
+                                              float scale, const float* __restrict__ bias,
+                                              int64_t bias_period, int64_t bias_phase,
+                                              FastDivisor map_size, FastDivisor row_size,
+                                              float* __restrict__ out) {
+  const int per_map = rows * cols;
+  for (int e = threadIdx.x; e < count * per_map; e += blockDim.x) {
+    const int j = map_size.Divide(e);
+    const int rest = e - j * per_map;
+    const int r = row_size.Divide(rest);
+    const int c = rest - r * cols;
+    const float bias_j = bias != nullptr ? bias[(bias_phase + first + j) % bias_period] : 0.0f;
+    const float* tile = reinterpret_cast<const float*>(shared + j * kRegion);
+    out[first * per_map + e] = tile[(top + r) * kRealStride + left + c] * scale + bias_j;
+  }
+}
+
+// Bin-major spectra ([bin][map]) to and from the regions: consecutive threads take
+// consecutive maps of a bin (runs of kMaps complex words in global memory; regions an odd
+// number of words apart keep the shared accesses on distinct banks).
+template <int kRegion, int kMaps, int kBins>
+__device__ __forceinline__ void LoadSpectra(const float2* __restrict__ in, int64_t maps,
+                                            int64_t first, int count, float2* shared) {
+  constexpr int kItems = kMaps * kBins;
+  for (int base = threadIdx.x; base < kItems; base += kLoadsInFlight * blockDim.x) {
+    float2 values[kLoadsInFlight];
+#pragma unroll
+    for (int u = 0; u < kLoadsInFlight; ++u) {
+      const int i = base + u * blockDim.x;
+      const int j = i % kMaps;
+      values[u] = i < kItems && j < count ? in[(i / kMaps) * maps + first + j]
+                                          : make_float2(0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int u = 0; u < kLoadsInFlight; ++u) {
+      const int i = base + u * blockDim.x;
+      if (i < kItems) shared[(i % kMaps) * kRegion + i / kMaps] = values[u];
+    }
+  }
+}
+
+template <int kRegion, int kMaps, int kBins>
+__device__ __forceinline__ void StoreSpectra(const float2* shared, int64_t maps, int64_t first,
+                                             int count, float2* __restrict__ out) {
+  for (int i = threadIdx.x; i < kMaps * kBins; i += blockDim.x) {
+    const int bin = i / kMaps;
+    const int j = i % kMaps;
+    if (j < count) out[bin * maps + first + j] = shared[j * kRegion + bin];
+  }
+}
+
+__device__ __forceinline__ void ZeroShared(float2* shared, int words) {
+  for (int i = threadIdx.x; i < words; i += blockDim.x) shared[i] = make_float2(0.0f, 0.0f);
+}
+
+}  // namespace fftrain::fftconv::register_fft
+
+#endif  // FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
