@@ -9,13 +9,13 @@ namespace {
 
 using register_fft::FastDivisor;
 using register_fft::FftInRegisters;
-using register_fft::LoadRealMaps;
 using register_fft::LoadSpectra;
 using register_fft::StaticFor;
 using register_fft::StoreRealMaps;
+using register_fft::StageRealMapsIn;
 using register_fft::StoreSpectra;
+using register_fft::ThisBlocksMaps;
 using register_fft::TimesTwiddle;
-using register_fft::ZeroShared;
 
 // Map j's region holds, in turn: its real tile (rows kRealStride floats apart), the packed
 // row spectra Z_p = FFT(x_p + i x_{p+64}) (64 rows kZStride apart, not yet separated), and
@@ -61,6 +61,20 @@ __device__ __forceinline__ void CombineHalves(float2 (&v)[64], int half, unsigne
   }
 }
 
+// Where this thread works: t of its map's threads, sharing line `line` with its neighbour
+// (lanes 2l and 2l+1, `pair_mask`) as parity `half`, in its map's shared region.
+struct LineThread {
+  int t, line, half;
+  unsigned pair_mask;
+  float2* region;
+};
+
+__device__ __forceinline__ LineThread ThisThreadsLine(float2* shared) {
+  const int t = threadIdx.x % Layout128::kThreadsPerMap;
+  return {t, t / 2, t % 2, 3u << ((threadIdx.x % 32) & ~1),
+          shared + (threadIdx.x / Layout128::kThreadsPerMap) * Layout128::kRegion};
+}
+
 // The output index of v[i] after CombineHalves.
 __device__ __forceinline__ int CombinedIndex(int i, int half) {
   return i < 32 ? 32 * half + i : 64 + 32 * half + (i - 32);
@@ -72,18 +86,9 @@ __global__ void __launch_bounds__(Layout128::kThreads)
                                 float2* __restrict__ out) {
   using L = Layout128;
   extern __shared__ float2 shared[];
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
-  const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
-  ZeroShared(shared, L::kMaps * L::kRegion);
-  __syncthreads();
-  LoadRealMaps<L::kRegion, L::kRealStride>(in, first, count, rows, cols, top, left, map_size,
-                                           row_size, shared);
-  __syncthreads();
-
-  const int t = threadIdx.x % L::kThreadsPerMap;
-  const int line = t / 2, half = t % 2;
-  const unsigned pair_mask = 3u << ((threadIdx.x % 32) & ~1);
-  float2* region = shared + (threadIdx.x / L::kThreadsPerMap) * L::kRegion;
+  const auto [first, count] = StageRealMapsIn<L::kRegion, L::kRealStride, L::kMaps>(
+      in, maps, rows, cols, top, left, map_size, row_size, shared);
+  const auto [t, line, half, pair_mask, region] = ThisThreadsLine(shared);
   float2 v[64];
 
   // Rows line and line + 64 as one complex row; this thread's parity of its samples.
@@ -147,15 +152,10 @@ __global__ void __launch_bounds__(Layout128::kThreads)
                                 FastDivisor row_size, float* __restrict__ out) {
   using L = Layout128;
   extern __shared__ float2 shared[];
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
-  const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
+  const auto [first, count] = ThisBlocksMaps<L::kMaps>(maps);
   LoadSpectra<L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
   __syncthreads();
-
-  const int t = threadIdx.x % L::kThreadsPerMap;
-  const int line = t / 2, half = t % 2;
-  const unsigned pair_mask = 3u << ((threadIdx.x % 32) & ~1);
-  float2* region = shared + (threadIdx.x / L::kThreadsPerMap) * L::kRegion;
+  const auto [t, line, half, pair_mask, region] = ThisThreadsLine(shared);
   float2 v[64];
 
   // Column `line` (line 0: columns 0 and 64 as c0 + i c64, whose inverses are real).

@@ -224,6 +224,34 @@ __device__ __forceinline__ void ZeroShared(float2* shared, int words) {
   for (int i = threadIdx.x; i < words; i += blockDim.x) shared[i] = make_float2(0.0f, 0.0f);
 }
 
+// The maps of the batch that this block holds: [first, first + count), count <= kMaps.
+struct BlockMaps {
+  int64_t first;
+  int count;
+};
+
+template <int kMaps>
+__device__ __forceinline__ BlockMaps ThisBlocksMaps(int64_t maps) {
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kMaps;
+  return {first, static_cast<int>(maps - first < kMaps ? maps - first : kMaps)};
+}
+
+// The forward kernels' first step: the block's input maps zero-padded into their real
+// tiles, visible to the whole block on return.
+template <int kRegion, int kRealStride, int kMaps>
+__device__ __forceinline__ BlockMaps StageRealMapsIn(const float* __restrict__ in, int64_t maps,
+                                                     int rows, int cols, int top, int left,
+                                                     FastDivisor map_size, FastDivisor row_size,
+                                                     float2* shared) {
+  const BlockMaps b = ThisBlocksMaps<kMaps>(maps);
+  ZeroShared(shared, kMaps * kRegion);
+  __syncthreads();
+  LoadRealMaps<kRegion, kRealStride>(in, b.first, b.count, rows, cols, top, left, map_size,
+                                     row_size, shared);
+  __syncthreads();
+  return b;
+}
+
 }  // namespace fftrain::fftconv::register_fft
 
 #endif  // FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_

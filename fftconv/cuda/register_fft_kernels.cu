@@ -10,12 +10,12 @@ namespace {
 
 using register_fft::FastDivisor;
 using register_fft::FftInRegisters;
-using register_fft::LoadRealMaps;
 using register_fft::LoadSpectra;
 using register_fft::SeparateRealPair;
 using register_fft::StoreRealMaps;
+using register_fft::StageRealMapsIn;
 using register_fft::StoreSpectra;
-using register_fft::ZeroShared;
+using register_fft::ThisBlocksMaps;
 
 // ---- Block layout -----------------------------------------------------------------------
 
@@ -45,14 +45,8 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
                                      FastDivisor row_size, float2* __restrict__ out) {
   using L = Layout<kN>;
   extern __shared__ float2 shared[];
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
-  const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
-
-  ZeroShared(shared, L::kMaps * L::kRegion);
-  __syncthreads();
-  LoadRealMaps<L::kRegion, L::kRealStride>(in, first, count, rows, cols, top, left, map_size,
-                                           row_size, shared);
-  __syncthreads();
+  const auto [first, count] = StageRealMapsIn<L::kRegion, L::kRealStride, L::kMaps>(
+      in, maps, rows, cols, top, left, map_size, row_size, shared);
 
   const int line = threadIdx.x % L::kLines;
   const int j = threadIdx.x / L::kLines;
@@ -114,8 +108,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
                                      FastDivisor row_size, float* __restrict__ out) {
   using L = Layout<kN>;
   extern __shared__ float2 shared[];
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * L::kMaps;
-  const int count = static_cast<int>(maps - first < L::kMaps ? maps - first : L::kMaps);
+  const auto [first, count] = ThisBlocksMaps<L::kMaps>(maps);
 
   LoadSpectra<L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
   __syncthreads();
