@@ -12,16 +12,13 @@
 namespace fftrain::fftconv {
 namespace {
 
-// A block that holds one map (128x128) would touch the bin-major spectra in isolated
-// 8-byte words; it works map-major in scratch instead, a chunk of maps at a time, with a
-// coalesced transpose to or from the bin-major layout. Measured on an H100: L1's forward
-// pass 7.96 -> 6.18 ms; for 64x64 (two maps a block) the direct layout is faster.
+// Where a shared-memory-pass block holds one map (128x64, 64x128; 128x128 before the
+// register kernels took it) it would touch the bin-major spectra in isolated 8-byte
+// words; it works map-major in scratch instead, a chunk of maps at a time, with a
+// coalesced transpose to or from the bin-major layout. Measured on an H100 at 128x128:
+// L1's forward pass 7.96 -> 6.18 ms; with two maps a block the direct layout is faster.
 constexpr int kMapsPerBlockForDirectLayout = 2;
 constexpr int64_t kChunkBytes = int64_t{64} << 20;
-
-bool InsideTransform(const MapWindow& w, int64_t fft_h, int64_t fft_w) {
-  return w.top >= 0 && w.left >= 0 && w.top + w.rows <= fft_h && w.left + w.cols <= fft_w;
-}
 
 class BatchedMapTransform : public MapTransform {
  public:
@@ -42,7 +39,7 @@ class BatchedMapTransform : public MapTransform {
                        const TransformScratch& scratch, cudaStream_t stream) const override {
     NvtxRange range("fftconv.transform");
     float2* out = reinterpret_cast<float2*>(spectrum);
-    if (in_registers_ && InsideTransform(window, fft_h_, fft_w_)) {
+    if (in_registers_) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterRealToHalfSpectrum(
           maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, out, stream));
       return absl::OkStatus();
@@ -72,7 +69,7 @@ class BatchedMapTransform : public MapTransform {
                               cudaStream_t stream) const override {
     NvtxRange range("fftconv.inverse");
     const float2* in = reinterpret_cast<const float2*>(spectrum);
-    if (in_registers_ && InsideTransform(window, fft_h_, fft_w_)) {
+    if (in_registers_) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterHalfSpectrumToReal(
           in, maps_, fft_h_, window.rows, window.cols, window.top, window.left, scale, bias,
           bias_period, 0, out, stream));
@@ -101,7 +98,8 @@ class BatchedMapTransform : public MapTransform {
  private:
   int64_t fft_h_, fft_w_, maps_, bins_;
   // Square sides 8..128 run the register-resident kernels (register_fft_kernels.h), which
-  // measure faster there; the shared-memory passes take every other size.
+  // measure faster there; the shared-memory passes take every other size. The plan's
+  // windows always lie inside the transform (it is at least the padded input).
   bool in_registers_;
   int64_t chunk_;  // maps per map-major chunk; 0: bin-major directly
 };
@@ -119,8 +117,11 @@ absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(int64_t 
   if (maps <= 0 || maps > (int64_t{1} << 40)) {
     return absl::InvalidArgumentError(absl::StrCat("batched FFT: bad map count ", maps));
   }
-  FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareBatchedFft(fft_h, fft_w));
-  if (RegisterFftSupports(fft_h, fft_w)) FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareRegisterFft());
+  if (RegisterFftSupports(fft_h, fft_w)) {
+    FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareRegisterFft());
+  } else {
+    FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareBatchedFft(fft_h, fft_w));
+  }
   return std::make_unique<BatchedMapTransform>(fft_h, fft_w, maps);
 }
 

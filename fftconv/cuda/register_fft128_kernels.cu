@@ -7,6 +7,7 @@
 namespace fftrain::fftconv {
 namespace {
 
+using register_fft::BlocksForMaps;
 using register_fft::FastDivisor;
 using register_fft::FftInRegisters;
 using register_fft::LoadSpectra;
@@ -226,9 +227,9 @@ cudaError_t PrepareRegisterFft128() {
 cudaError_t LaunchRegisterFft128Forward(const float* maps_in, int64_t maps, int rows, int cols,
                                         int top, int left, float2* spectrum,
                                         cudaStream_t stream) {
-  const int64_t blocks = (maps + Layout128::kMaps - 1) / Layout128::kMaps;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  RealToHalfSpectrum128Kernel<<<static_cast<unsigned>(blocks), Layout128::kThreads,
+  unsigned blocks;
+  if (!BlocksForMaps(maps, Layout128::kMaps, &blocks)) return cudaErrorInvalidValue;
+  RealToHalfSpectrum128Kernel<<<blocks, Layout128::kThreads,
                                 Layout128::kSharedBytes, stream>>>(
       maps_in, maps, rows, cols, top, left, FastDivisor::For(rows * cols),
       FastDivisor::For(cols), spectrum);
@@ -240,9 +241,9 @@ cudaError_t LaunchRegisterFft128Inverse(const float2* spectrum, int64_t maps, in
                                         const float* bias, int64_t bias_period,
                                         int64_t bias_phase, float* maps_out,
                                         cudaStream_t stream) {
-  const int64_t blocks = (maps + Layout128::kMaps - 1) / Layout128::kMaps;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  HalfSpectrumToReal128Kernel<<<static_cast<unsigned>(blocks), Layout128::kThreads,
+  unsigned blocks;
+  if (!BlocksForMaps(maps, Layout128::kMaps, &blocks)) return cudaErrorInvalidValue;
+  HalfSpectrumToReal128Kernel<<<blocks, Layout128::kThreads,
                                 Layout128::kSharedBytes, stream>>>(
       spectrum, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
       FastDivisor::For(rows * cols), FastDivisor::For(cols), maps_out);

@@ -224,6 +224,15 @@ __device__ __forceinline__ void ZeroShared(float2* shared, int words) {
   for (int i = threadIdx.x; i < words; i += blockDim.x) shared[i] = make_float2(0.0f, 0.0f);
 }
 
+// Host side: the blocks that cover `maps` maps at maps_per_block each (ThisBlocksMaps'
+// numbering); false where that exceeds a grid's x dimension.
+inline bool BlocksForMaps(int64_t maps, int maps_per_block, unsigned* blocks) {
+  const int64_t needed = (maps + maps_per_block - 1) / maps_per_block;
+  if (needed > 0x7fffffff) return false;
+  *blocks = static_cast<unsigned>(needed);
+  return true;
+}
+
 // The maps of the batch that this block holds: [first, first + count), count <= kMaps.
 struct BlockMaps {
   int64_t first;

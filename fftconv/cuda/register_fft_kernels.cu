@@ -8,6 +8,7 @@
 namespace fftrain::fftconv {
 namespace {
 
+using register_fft::BlocksForMaps;
 using register_fft::FastDivisor;
 using register_fft::FftInRegisters;
 using register_fft::LoadSpectra;
@@ -183,9 +184,9 @@ template <int kN>
 cudaError_t LaunchForward(const float* in, int64_t maps, int rows, int cols, int top, int left,
                           float2* out, cudaStream_t stream) {
   using L = Layout<kN>;
-  const int64_t blocks = (maps + L::kMaps - 1) / L::kMaps;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  RegisterRealToHalfSpectrumKernel<kN><<<static_cast<unsigned>(blocks), L::kThreads,
+  unsigned blocks;
+  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
+  RegisterRealToHalfSpectrumKernel<kN><<<blocks, L::kThreads,
                                          L::kSharedBytes, stream>>>(
       in, maps, rows, cols, top, left, FastDivisor::For(rows * cols), FastDivisor::For(cols), out);
   return cudaGetLastError();
@@ -196,9 +197,9 @@ cudaError_t LaunchInverse(const float2* in, int64_t maps, int rows, int cols, in
                           float scale, const float* bias, int64_t bias_period,
                           int64_t bias_phase, float* out, cudaStream_t stream) {
   using L = Layout<kN>;
-  const int64_t blocks = (maps + L::kMaps - 1) / L::kMaps;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  RegisterHalfSpectrumToRealKernel<kN><<<static_cast<unsigned>(blocks), L::kThreads,
+  unsigned blocks;
+  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
+  RegisterHalfSpectrumToRealKernel<kN><<<blocks, L::kThreads,
                                          L::kSharedBytes, stream>>>(
       in, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
       FastDivisor::For(rows * cols), FastDivisor::For(cols), out);

@@ -33,6 +33,7 @@ using internal::CheckMatrix;
 using internal::CheckPool;
 using internal::CheckSgd;
 using internal::CheckSoftmax;
+using internal::CheckSumRows;
 
 absl::StatusOr<size_t> AvailablePhysicalBytes() {
   const long pages = sysconf(_SC_AVPHYS_PAGES);
@@ -218,9 +219,8 @@ class CpuBackend final : public Backend {
   }
 
   absl::Status SumRows(const float* m, int64_t rows, int64_t cols, float* out) override {
-    FFTRAIN_RETURN_IF_ERROR(CheckMatrix("SumRows", rows, cols, {{"m", m}, {"out", out}}));
+    FFTRAIN_RETURN_IF_ERROR(CheckSumRows(rows, cols, m, out));
     if (cols == 0) return absl::OkStatus();
-    if (out == nullptr) return absl::InvalidArgumentError("SumRows: out is null");
     std::vector<double> sums(cols, 0.0);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) sums[c] += m[r * cols + c];

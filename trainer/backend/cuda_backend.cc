@@ -31,6 +31,7 @@ using internal::CheckMatrix;
 using internal::CheckPool;
 using internal::CheckSgd;
 using internal::CheckSoftmax;
+using internal::CheckSumRows;
 
 // A backend may be driven from a thread other than the one that created it, whose
 // current device is then not the backend's; every entry point selects it first. Cheap
@@ -212,9 +213,8 @@ class CudaBackend final : public Backend {
   }
 
   absl::Status SumRows(const float* m, int64_t rows, int64_t cols, float* out) override {
-    FFTRAIN_RETURN_IF_ERROR(CheckMatrix("SumRows", rows, cols, {{"m", m}, {"out", out}}));
+    FFTRAIN_RETURN_IF_ERROR(CheckSumRows(rows, cols, m, out));
     if (cols == 0) return absl::OkStatus();
-    if (out == nullptr) return absl::InvalidArgumentError("SumRows: out is null");
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSumRows(m, rows, cols, out, stream()));
     return absl::OkStatus();

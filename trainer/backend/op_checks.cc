@@ -150,4 +150,10 @@ absl::Status CheckSgd(int64_t n, const void* params, const void* grads, const vo
                           {{"params", params}, {"grads", grads}, {"velocity", velocity}});
 }
 
+absl::Status CheckSumRows(int64_t rows, int64_t cols, const void* m, const void* out) {
+  FFTRAIN_RETURN_IF_ERROR(CheckMatrix("SumRows", rows, cols, {{"m", m}, {"out", out}}));
+  if (cols > 0 && out == nullptr) return absl::InvalidArgumentError("SumRows: out is null");
+  return absl::OkStatus();
+}
+
 }  // namespace fftrain::trainer::internal

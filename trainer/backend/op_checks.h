@@ -47,6 +47,9 @@ absl::Status CheckCopy(const char* op, const void* from, const void* to, size_t 
 
 absl::Status CheckSgd(int64_t n, const void* params, const void* grads, const void* velocity);
 
+// SumRows writes `cols` sums even when rows == 0, so `out` must exist whenever cols > 0.
+absl::Status CheckSumRows(int64_t rows, int64_t cols, const void* m, const void* out);
+
 }  // namespace fftrain::trainer::internal
 
 #endif  // FFTRAIN_TRAINER_BACKEND_OP_CHECKS_H_
