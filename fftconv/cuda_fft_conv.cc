@@ -257,8 +257,9 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
                                                         nullptr, 1, gw, p.Scratch(workspace),
                                                         stream));
   if (gb != nullptr) {
-    FFTRAIN_CUDA_RETURN_IF_ERROR(
-        LaunchBiasGradient(gy, s.n, s.k, s.out_h() * s.out_w(), gb, stream));
+    // dL/dy's DC bins (bin 0 comes first in the bin-major layout) are its planes' sums.
+    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBiasGradientFromDcBins(
+        reinterpret_cast<const float2*>(p.OutputRegion(workspace)), s.n, s.k, gb, stream));
   }
   return absl::OkStatus();
 }

@@ -273,6 +273,31 @@ TEST(CudaFftConvTest, SameInputsGiveBitwiseSameOutputs) {
   EXPECT_EQ(a.gb, b.gb);
 }
 
+// The bias gradient comes from dL/dy's DC bins, summed over images in groups per block of
+// 32 channels: channel and image counts that fill neither a block nor a group, with each
+// transform engine.
+TEST(CudaFftConvTest, BiasGradientFromDcBinsCoversPartialBlocks) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ConvShape s;
+  s.n = 19;
+  s.c = 2;
+  s.k = 70;
+  s.h = s.w = 9;
+  s.kh = s.kw = 3;
+  for (TransformEngine engine : {TransformEngine::kCufft, TransformEngine::kBatchedKernels}) {
+    FftConvOptions options;
+    options.transform = engine;
+    options.fft_h = options.fft_w = 16;
+    auto plan = CudaFftConvPlan::Create(s, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    SCOPED_TRACE(plan->transform_name());
+    const HostTensors t = MakeTensors(s, 123);
+    DeviceStep d(*plan, t);
+    RunStep(*plan, d);
+    EXPECT_LE(RelativeError(d.Download(s).gb, CpuReference(s, t).gb), kTolerance);
+  }
+}
+
 TEST(CudaFftConvTest, WorkspaceCoversLayoutAndLibraryWorkAreas) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   auto plan = CudaFftConvPlan::Create(MidShape());

@@ -83,6 +83,31 @@ __global__ void __launch_bounds__(kBiasThreads)
   if (threadIdx.x == 0) gb[channel] = static_cast<float>(partial[0]);
 }
 
+// A block takes 32 channels (coalesced reads across a warp) and splits the images over
+// kDcImageGroups warps, each with several reads in flight, then adds the groups in order.
+constexpr int kDcChannels = 32;
+constexpr int kDcImageGroups = 8;
+
+__global__ void __launch_bounds__(kDcChannels* kDcImageGroups)
+    BiasGradientFromDcBinsKernel(const float2* __restrict__ dc_bins, int64_t n, int64_t k,
+                                 float* __restrict__ gb) {
+  __shared__ double partial[kDcImageGroups][kDcChannels];
+  const int64_t channel = int64_t{blockIdx.x} * kDcChannels + threadIdx.x;
+  double sum = 0.0;
+  if (channel < k) {
+#pragma unroll 8
+    for (int64_t image = threadIdx.y; image < n; image += kDcImageGroups) {
+      sum += dc_bins[image * k + channel].x;
+    }
+  }
+  partial[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && channel < k) {
+    for (int g = 1; g < kDcImageGroups; ++g) sum += partial[g][threadIdx.x];
+    gb[channel] = static_cast<float>(sum);
+  }
+}
+
 }  // namespace
 
 cudaError_t LaunchPadMaps(const float* in, int64_t maps, int64_t rows, int64_t cols,
@@ -107,6 +132,15 @@ cudaError_t LaunchBiasGradient(const float* gy, int64_t n, int64_t k, int64_t pl
   if (k > 0x7fffffff) return cudaErrorInvalidValue;
   if (plane <= 0) return cudaErrorInvalidValue;
   BiasGradientKernel<<<static_cast<unsigned>(k), kBiasThreads, 0, stream>>>(gy, n, k, plane, gb);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchBiasGradientFromDcBins(const float2* dc_bins, int64_t n, int64_t k, float* gb,
+                                         cudaStream_t stream) {
+  if (n <= 0 || k <= 0 || k > 0x7fffffff) return cudaErrorInvalidValue;
+  const unsigned blocks = static_cast<unsigned>((k + kDcChannels - 1) / kDcChannels);
+  BiasGradientFromDcBinsKernel<<<blocks, dim3(kDcChannels, kDcImageGroups), 0, stream>>>(
+      dc_bins, n, k, gb);
   return cudaGetLastError();
 }
 

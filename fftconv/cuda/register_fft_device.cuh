@@ -5,6 +5,7 @@
 #ifndef FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
 #define FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
 
+#include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -124,18 +125,19 @@ struct FastDivisor {
   }
 };
 
-// Loads in flight per thread when staging global memory through shared memory: the
-// copies are latency-bound unless each thread has several outstanding.
-constexpr int kLoadsInFlight = 8;
-
 // ---- Staging between global memory and the block's map regions ---------------------------
 // Map j of a block owns shared[j * kRegion, (j + 1) * kRegion): complex words holding its
 // half spectrum ([row][bin], kBins of them) or, viewed as floats, its real tile (rows
 // kRealStride floats apart).
+//
+// Copies in go global -> shared asynchronously (cp.async, no registers held), all of a
+// block's at once, then wait. The copy is latency-bound otherwise: with eight loads in
+// flight per thread, a 128x128 block (256 threads, one block an SM) paid a DRAM round
+// trip for every 8 KB of its 130 KB of maps.
 
 // Places the block's `count` input maps (one contiguous run of rows x cols floats each) at
-// (top, left) of their real tiles, which the caller has zeroed. Flat and coalesced, with
-// kLoadsInFlight loads per thread issued before any is placed.
+// (top, left) of their real tiles, which the caller has zeroed. Flat and coalesced; on
+// return this thread's copies have landed (the caller syncs the block).
 template <int kRegion, int kRealStride>
 __device__ __forceinline__ void LoadRealMaps(const float* __restrict__ in, int64_t first,
                                              int count, int rows, int cols, int top, int left,
@@ -144,25 +146,17 @@ __device__ __forceinline__ void LoadRealMaps(const float* __restrict__ in, int64
   const int per_map = rows * cols;
   const int total = count * per_map;
   const float* block_in = in + first * per_map;
-  for (int base = threadIdx.x; base < total; base += kLoadsInFlight * blockDim.x) {
-    float values[kLoadsInFlight];
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int e = base + u * blockDim.x;
-      values[u] = e < total ? block_in[e] : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int e = base + u * blockDim.x;
-      if (e >= total) break;
-      const int j = map_size.Divide(e);
-      const int rest = e - j * per_map;
-      const int r = row_size.Divide(rest);
-      const int c = rest - r * cols;
-      reinterpret_cast<float*>(shared + j * kRegion)[(top + r) * kRealStride + left + c] =
-          values[u];
-    }
+  for (int e = threadIdx.x; e < total; e += blockDim.x) {
+    const int j = map_size.Divide(e);
+    const int rest = e - j * per_map;
+    const int r = row_size.Divide(rest);
+    const int c = rest - r * cols;
+    float* tile = reinterpret_cast<float*>(shared + j * kRegion);
+    __pipeline_memcpy_async(tile + (top + r) * kRealStride + left + c, block_in + e,
+                            sizeof(float));
   }
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
 }
 
 // The window (rows x cols at top, left) of each real tile, times scale plus the map's
@@ -192,22 +186,18 @@ __device__ __forceinline__ void StoreRealMaps(const float2* shared, int64_t firs
 template <int kRegion, int kMaps, int kBins>
 __device__ __forceinline__ void LoadSpectra(const float2* __restrict__ in, int64_t maps,
                                             int64_t first, int count, float2* shared) {
-  constexpr int kItems = kMaps * kBins;
-  for (int base = threadIdx.x; base < kItems; base += kLoadsInFlight * blockDim.x) {
-    float2 values[kLoadsInFlight];
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int i = base + u * blockDim.x;
-      const int j = i % kMaps;
-      values[u] = i < kItems && j < count ? in[(i / kMaps) * maps + first + j]
-                                          : make_float2(0.0f, 0.0f);
-    }
-#pragma unroll
-    for (int u = 0; u < kLoadsInFlight; ++u) {
-      const int i = base + u * blockDim.x;
-      if (i < kItems) shared[(i % kMaps) * kRegion + i / kMaps] = values[u];
+  for (int i = threadIdx.x; i < kMaps * kBins; i += blockDim.x) {
+    const int bin = i / kMaps;
+    const int j = i % kMaps;
+    float2* slot = shared + j * kRegion + bin;
+    if (j < count) {
+      __pipeline_memcpy_async(slot, in + bin * maps + first + j, sizeof(float2));
+    } else {
+      *slot = make_float2(0.0f, 0.0f);
     }
   }
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
 }
 
 template <int kRegion, int kMaps, int kBins>

@@ -31,16 +31,20 @@ struct Layout {
   static constexpr int kRegion = kBins + 1;  // complex words per map
   static constexpr int kRealStride = kN + 1;
   static constexpr int kLines = kN / 2;      // threads per map
-  // 64-point lines need twice the registers; fewer threads keep two blocks per SM.
+  // 64-point lines need twice the registers; fewer threads keep several blocks per SM.
   static constexpr int kThreads = kN >= 64 ? 128 : 256;
   static constexpr int kMaps = kThreads / kLines;
+  // Three blocks per SM (as shared memory allows at 32 and 64) let one block's copies
+  // overlap another's transforms. It caps 64 at 168 registers and 32 at 85, without
+  // spills; the cp.async copies otherwise let ptxas spend more (32: 114, two blocks).
+  static constexpr int kMinBlocksPerSm = 3;
   static constexpr size_t kSharedBytes = sizeof(float2) * kMaps * kRegion;
 };
 
 // Forward, rows then columns. Thread `line` of map j transforms rows (line, line + N/2),
 // then column `line` (line 0: columns 0 and N/2, both real-valued, as one complex column).
 template <int kN>
-__global__ void __launch_bounds__(Layout<kN>::kThreads)
+__global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterRealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows,
                                      int cols, int top, int left, FastDivisor map_size,
                                      FastDivisor row_size, float2* __restrict__ out) {
@@ -101,7 +105,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads)
 // columns 0 and N/2 as c0 + i cN/2, whose inverses are real), then rows (line, line + N/2)
 // as one complex row A + iB extended by Hermitian symmetry.
 template <int kN>
-__global__ void __launch_bounds__(Layout<kN>::kThreads)
+__global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterHalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int rows,
                                      int cols, int top, int left, float scale,
                                      const float* __restrict__ bias, int64_t bias_period,
