@@ -44,7 +44,10 @@ def _cuda_archive_impl(ctx):
     for src in ctx.files.srcs:
         obj = ctx.actions.declare_file("_cuda_objs/%s/%s.o" % (ctx.label.name, src.basename))
         args = ctx.actions.args()
-        args.add_all(["-c", "-std=c++17", "-O3", "-Xcompiler", "-fPIC", "--expt-relaxed-constexpr"])
+        # Intermediates beside the object: in /tmp, sandboxed actions (each its own PID
+        # namespace) picked the same temporary names and broke each other's builds.
+        args.add_all(["-c", "-std=c++17", "-O3", "-Xcompiler", "-fPIC", "--expt-relaxed-constexpr",
+                      "--objdir-as-tempdir"])
         args.add_all(gencode)
         args.add_all(include_flags)
         args.add_all(ctx.attr.copts)
