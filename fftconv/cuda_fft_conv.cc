@@ -17,6 +17,7 @@
 #include "fftconv/cuda/cufft_map_transform.h"
 #include "fftconv/cuda/map_transform.h"
 #include "fftconv/cuda/nvtx_range.h"
+#include "fftconv/cuda/thin_product_kernels.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -46,11 +47,12 @@ absl::Status CheckDevicePointers(
 
 absl::StatusOr<std::unique_ptr<MapTransform>> CreateMapTransform(TransformEngine engine,
                                                                  int64_t fft_h, int64_t fft_w,
-                                                                 int64_t maps) {
+                                                                 int64_t maps,
+                                                                 SpectrumOrder order) {
   const bool batched = engine == TransformEngine::kBatchedKernels ||
                        (engine == TransformEngine::kAuto && BatchedFftSupports(fft_h, fft_w));
-  if (batched) return CreateBatchedMapTransform(fft_h, fft_w, maps);
-  return CreateCufftMapTransform(fft_h, fft_w, maps);
+  if (batched) return CreateBatchedMapTransform(fft_h, fft_w, maps, order);
+  return CreateCufftMapTransform(fft_h, fft_w, maps, order);
 }
 
 }  // namespace
@@ -62,8 +64,15 @@ struct CudaFftConvPlan::Impl {
   // One transform per map count; each does both directions.
   std::unique_ptr<MapTransform> input_maps, weight_maps, output_maps;
   CublasHandle blas;
-  bool gauss_products = false;  // CGEMM3M instead of CGEMM
+  ProductEngine product = ProductEngine::kCgemm;  // never kAuto
+  SpectrumOrder order = SpectrumOrder::kBinMajor;  // map-major with kThin
   size_t transform_work_bytes = 0;
+
+  bool thin() const { return product == ProductEngine::kThin; }
+  ThinProductDims ThinDims() const {
+    const ConvShape& s = layout.shape();
+    return {s.n, s.c, s.k, layout.bins()};
+  }
 
   size_t transform_work_offset() const { return layout.backend_offset(); }
   size_t blas_work_offset() const {
@@ -111,7 +120,8 @@ struct CudaFftConvPlan::Impl {
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(
         cublasSetWorkspace(blas.get(), At(ws, blas_work_offset()), kCublasWorkspaceBytes));
     const cuComplex one = {1.0f, 0.0f}, zero = {0.0f, 0.0f};
-    const auto gemm = gauss_products ? cublasCgemm3mStridedBatched : cublasCgemmStridedBatched;
+    const auto gemm = product == ProductEngine::kCgemm3m ? cublasCgemm3mStridedBatched
+                                                         : cublasCgemmStridedBatched;
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(gemm(
         blas.get(), op_a, op_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
         &one, a, static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b, &zero, c,
@@ -137,17 +147,24 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
   if (CudaDeviceCount(&why) == 0) {
     return absl::FailedPreconditionError(absl::StrCat("CudaFftConvPlan: no GPU: ", why));
   }
+  if (options.product == ProductEngine::kThin && shape.c > kMaxThinChannels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CudaFftConvPlan: the thin products take at most ", kMaxThinChannels,
+        " input channels; ", shape.ToString(), " has ", shape.c));
+  }
   auto impl = std::make_unique<Impl>(std::move(layout));
+  impl->product = options.product == ProductEngine::kAuto ? ProductEngine::kCgemm : options.product;
+  impl->order = impl->thin() ? SpectrumOrder::kMapMajor : SpectrumOrder::kBinMajor;
   const SpectralLayout& l = impl->layout;
   const int64_t fh = l.fft_h(), fw = l.fft_w();
   for (auto [transform, maps] : {std::pair{&impl->input_maps, l.input_maps()},
                                  std::pair{&impl->weight_maps, l.weight_maps()},
                                  std::pair{&impl->output_maps, l.output_maps()}}) {
-    FFTRAIN_ASSIGN_OR_RETURN(*transform, CreateMapTransform(options.transform, fh, fw, maps));
+    FFTRAIN_ASSIGN_OR_RETURN(*transform,
+                             CreateMapTransform(options.transform, fh, fw, maps, impl->order));
     impl->transform_work_bytes = std::max(impl->transform_work_bytes, (*transform)->WorkBytes());
   }
   FFTRAIN_ASSIGN_OR_RETURN(impl->blas, CublasHandle::Create());
-  impl->gauss_products = options.product == ProductEngine::kCgemm3m;
   return CudaFftConvPlan(std::move(impl));
 }
 
@@ -156,7 +173,11 @@ const SpectralLayout& CudaFftConvPlan::layout() const { return impl_->layout; }
 size_t CudaFftConvPlan::WorkspaceBytes() const { return impl_->workspace_bytes(); }
 const char* CudaFftConvPlan::transform_name() const { return impl_->input_maps->name(); }
 const char* CudaFftConvPlan::product_name() const {
-  return impl_->gauss_products ? "cgemm3m" : "cgemm";
+  switch (impl_->product) {
+    case ProductEngine::kCgemm3m: return "cgemm3m";
+    case ProductEngine::kThin: return "thin";
+    default: return "cgemm";
+  }
 }
 
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
@@ -189,11 +210,18 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
                             : p.InputRegion(workspace);
   FFTRAIN_RETURN_IF_ERROR(
       p.input_maps->Forward(x, p.InputWindow(), x_hat, p.Scratch(workspace), stream));
-  // Y (N x K) = X (N x C) W^H per bin; cuBLAS computes Y^T = conj(W) X^T.
-  FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(
-      CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c,
-      static_cast<const cufftComplex*>(spectra.weights.data), s.c, s.k * s.c, x_hat, s.c,
-      s.n * s.c, p.OutputRegion(workspace), s.k, s.n * s.k, workspace, stream));
+  const auto* w_hat = static_cast<const cufftComplex*>(spectra.weights.data);
+  if (p.thin()) {
+    NvtxRange products("fftconv.products");
+    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinForwardProduct(
+        p.ThinDims(), x_hat, w_hat, p.OutputRegion(workspace), stream));
+  } else {
+    // Y (N x K) = X (N x C) W^H per bin; cuBLAS computes Y^T = conj(W) X^T.
+    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c, w_hat, s.c,
+                                            s.k * s.c, x_hat, s.c, s.n * s.c,
+                                            p.OutputRegion(workspace), s.k, s.n * s.k,
+                                            workspace, stream));
+  }
   return p.output_maps->InverseAndCrop(p.OutputRegion(workspace), p.OutputWindow(),
                                        p.InverseScale(), bias, s.k, y, p.Scratch(workspace),
                                        stream);
@@ -211,12 +239,18 @@ absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
   const Impl& p = *impl_;
   FFTRAIN_RETURN_IF_ERROR(p.output_maps->Forward(gy, p.OutputWindow(), p.OutputRegion(workspace),
                                                  p.Scratch(workspace), stream));
-  // GX (N x C) = GY (N x K) W (K x C) per bin; cuBLAS computes GX^T = W^T GY^T.
-  FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(
-      CUBLAS_OP_N, CUBLAS_OP_N, s.c, s.n, s.k,
-      static_cast<const cufftComplex*>(spectra.weights.data), s.c, s.k * s.c,
-      p.OutputRegion(workspace), s.k, s.n * s.k, p.InputRegion(workspace), s.c, s.n * s.c,
-      workspace, stream));
+  const auto* w_hat = static_cast<const cufftComplex*>(spectra.weights.data);
+  if (p.thin()) {
+    NvtxRange products("fftconv.products");
+    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinBackwardDataProduct(
+        p.ThinDims(), p.OutputRegion(workspace), w_hat, p.InputRegion(workspace), stream));
+  } else {
+    // GX (N x C) = GY (N x K) W (K x C) per bin; cuBLAS computes GX^T = W^T GY^T.
+    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_N, s.c, s.n, s.k, w_hat, s.c,
+                                            s.k * s.c, p.OutputRegion(workspace), s.k,
+                                            s.n * s.k, p.InputRegion(workspace), s.c, s.n * s.c,
+                                            workspace, stream));
+  }
   return p.input_maps->InverseAndCrop(p.InputRegion(workspace), p.InputWindow(),
                                       p.InverseScale(), nullptr, 1, gx, p.Scratch(workspace),
                                       stream);
@@ -247,19 +281,26 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
                                                    p.OutputRegion(workspace),
                                                    p.Scratch(workspace), stream));
   }
-  // GW (K x C) = GY^H (K x N) X (N x C) per bin; cuBLAS computes GW^T = X^T conj(GY).
-  FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_C, s.c, s.k, s.n, x_hat, s.c,
-                                          s.n * s.c, p.OutputRegion(workspace), s.k, s.n * s.k,
-                                          p.FilterRegion(workspace), s.c, s.k * s.c, workspace,
-                                          stream));
+  if (p.thin()) {
+    NvtxRange products("fftconv.products");
+    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinBackwardFilterProduct(
+        p.ThinDims(), p.OutputRegion(workspace), x_hat, p.FilterRegion(workspace), stream));
+  } else {
+    // GW (K x C) = GY^H (K x N) X (N x C) per bin; cuBLAS computes GW^T = X^T conj(GY).
+    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_C, s.c, s.k, s.n, x_hat, s.c,
+                                            s.n * s.c, p.OutputRegion(workspace), s.k,
+                                            s.n * s.k, p.FilterRegion(workspace), s.c,
+                                            s.k * s.c, workspace, stream));
+  }
   FFTRAIN_RETURN_IF_ERROR(p.weight_maps->InverseAndCrop(p.FilterRegion(workspace),
                                                         p.WeightWindow(), p.InverseScale(),
                                                         nullptr, 1, gw, p.Scratch(workspace),
                                                         stream));
   if (gb != nullptr) {
-    // dL/dy's DC bins (bin 0 comes first in the bin-major layout) are its planes' sums.
+    // dL/dy's DC bins (bin 0 of each map) are its planes' sums.
+    const int64_t map_stride = p.order == SpectrumOrder::kMapMajor ? p.layout.bins() : 1;
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBiasGradientFromDcBins(
-        reinterpret_cast<const float2*>(p.OutputRegion(workspace)), s.n, s.k, gb, stream));
+        p.OutputRegion(workspace), map_stride, s.n, s.k, gb, stream));
   }
   return absl::OkStatus();
 }

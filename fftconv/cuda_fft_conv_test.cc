@@ -1,6 +1,8 @@
 #include "fftconv/cuda_fft_conv.h"
 
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "fftconv/cuda/gpu_test_util.h"
@@ -119,7 +121,11 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
   const EngineCase& c = GetParam();
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 9000;
-  const auto shapes = testing::SweepShapes();
+  std::vector<ConvShape> shapes;
+  for (const ConvShape& s : testing::SweepShapes()) {
+    // The thin products take only layers with few input channels.
+    if (c.product != ProductEngine::kThin || s.c <= kMaxThinChannels) shapes.push_back(s);
+  }
   for (const ConvShape& s : shapes) {
     SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed) + " engine " + c.name);
     FftConvOptions options;
@@ -135,8 +141,9 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
       EXPECT_STREQ(plan->transform_name(),
                    c.engine == TransformEngine::kCufft ? "cufft" : "batched");
     }
-    EXPECT_STREQ(plan->product_name(),
-                 c.product == ProductEngine::kCgemm3m ? "cgemm3m" : "cgemm");
+    EXPECT_STREQ(plan->product_name(), c.product == ProductEngine::kCgemm3m ? "cgemm3m"
+                                       : c.product == ProductEngine::kThin  ? "thin"
+                                                                            : "cgemm");
     const HostTensors t = MakeTensors(s, seed);
     seed += 10;
     DeviceStep d(*plan, t);
@@ -158,7 +165,12 @@ INSTANTIATE_TEST_SUITE_P(
                       EngineCase{"batched", TransformEngine::kBatchedKernels, true},
                       EngineCase{"auto", TransformEngine::kAuto, false},
                       EngineCase{"cgemm3m", TransformEngine::kAuto, false,
-                                 ProductEngine::kCgemm3m}),
+                                 ProductEngine::kCgemm3m},
+                      // Thin products on map-major spectra, from each transform engine.
+                      EngineCase{"thin_cufft", TransformEngine::kCufft, false,
+                                 ProductEngine::kThin},
+                      EngineCase{"thin_batched", TransformEngine::kBatchedKernels, true,
+                                 ProductEngine::kThin}),
     [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
 
 // Plans of different sizes live side by side in a network; making a small one must not
@@ -187,6 +199,39 @@ TEST(CudaFftConvTest, BatchedPlansOfDifferentSizesCoexist) {
   const HostResults got = d.Download(large);
   double worst[4] = {0, 0, 0, 0};
   ExpectClose(got, GpuReference(large, d), kTolerance, worst);
+}
+
+// 128x128 map-major transforms (one map a block) are beyond the sweep's sizes.
+TEST(CudaFftConvTest, ThinProductsAt128MatchTheReference) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ConvShape s;
+  s.n = 3;
+  s.c = 3;
+  s.k = 5;
+  s.h = s.w = 120;
+  s.kh = s.kw = 9;
+  FftConvOptions options;
+  options.transform = TransformEngine::kBatchedKernels;
+  options.product = ProductEngine::kThin;
+  options.fft_h = options.fft_w = 128;
+  auto plan = CudaFftConvPlan::Create(s, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const HostTensors t = MakeTensors(s, 66);
+  DeviceStep d(*plan, t);
+  RunStep(*plan, d);
+  double worst[4] = {0, 0, 0, 0};
+  ExpectClose(d.Download(s), GpuReference(s, d), kTolerance, worst);
+}
+
+TEST(CudaFftConvTest, ThinProductsRefuseManyInputChannels) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ConvShape s;
+  s.c = kMaxThinChannels + 1;
+  FftConvOptions options;
+  options.product = ProductEngine::kThin;
+  const auto plan = CudaFftConvPlan::Create(s, options);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("at most 8 input channels"));
 }
 
 TEST(CudaFftConvTest, BatchedKernelsRefuseSizesTheyDoNotTake) {
@@ -275,7 +320,7 @@ TEST(CudaFftConvTest, SameInputsGiveBitwiseSameOutputs) {
 
 // The bias gradient comes from dL/dy's DC bins, summed over images in groups per block of
 // 32 channels: channel and image counts that fill neither a block nor a group, with each
-// transform engine.
+// transform engine and both spectrum orders.
 TEST(CudaFftConvTest, BiasGradientFromDcBinsCoversPartialBlocks) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ConvShape s;
@@ -284,13 +329,17 @@ TEST(CudaFftConvTest, BiasGradientFromDcBinsCoversPartialBlocks) {
   s.k = 70;
   s.h = s.w = 9;
   s.kh = s.kw = 3;
-  for (TransformEngine engine : {TransformEngine::kCufft, TransformEngine::kBatchedKernels}) {
+  for (auto [engine, product] :
+       {std::pair{TransformEngine::kCufft, ProductEngine::kCgemm},
+        std::pair{TransformEngine::kBatchedKernels, ProductEngine::kCgemm},
+        std::pair{TransformEngine::kBatchedKernels, ProductEngine::kThin}}) {
     FftConvOptions options;
     options.transform = engine;
+    options.product = product;
     options.fft_h = options.fft_w = 16;
     auto plan = CudaFftConvPlan::Create(s, options);
     ASSERT_TRUE(plan.ok()) << plan.status();
-    SCOPED_TRACE(plan->transform_name());
+    SCOPED_TRACE(std::string(plan->transform_name()) + " " + plan->product_name());
     const HostTensors t = MakeTensors(s, 123);
     DeviceStep d(*plan, t);
     RunStep(*plan, d);

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fftconv/conv_shape.h"
+#include "fftconv/spectrum_order.h"
 
 namespace fftrain::fftconv {
 
@@ -28,7 +29,12 @@ enum class ProductEngine {
   kAuto,     // CGEMM (kCgemm)
   kCgemm,    // cublasCgemmStridedBatched: 4 real multiplies per complex one
   kCgemm3m,  // cublasCgemm3mStridedBatched: Gauss's 3-multiply form, faster on large sums
+  // fftrain's own kernels for layers with few input channels (C <= kMaxThinChannels, a
+  // network's first layer): one thread per bin, memory-bound, where cuBLAS's tiles would
+  // be mostly empty. Its plans keep spectra map-major (SpectrumOrder::kMapMajor).
+  kThin,
 };
+
 
 struct FftConvOptions {
   // Transform size per dimension. 0 picks the smallest 7-smooth size >= the padded
@@ -73,7 +79,8 @@ inline constexpr size_t kWorkspaceAlignment = 256;
 
 // Spectra are Hermitian half spectra: fft_h x (fft_w/2 + 1) complex bins per map, stored
 // bin-major ([bin][map], maps row-major as [n][c], [k][c] or [n][k]) so that each
-// frequency's maps form one matrix of the per-frequency products.
+// frequency's maps form one matrix of the per-frequency products; CUDA plans with the
+// thin products store them map-major ([map][bin]) instead. The sizes are the same.
 class SpectralLayout {
  public:
   static absl::StatusOr<SpectralLayout> Create(const ConvShape& shape,

@@ -28,7 +28,25 @@ constexpr char kCacheHeader[] = "# fftrain tuner cache v1: device|shape|keep|cap
 const char* TransformName(TransformEngine e) {
   return e == TransformEngine::kBatchedKernels ? "batched" : "cufft";
 }
-const char* ProductName(ProductEngine p) { return p == ProductEngine::kCgemm3m ? "cgemm3m" : "cgemm"; }
+const char* ProductName(ProductEngine p) {
+  switch (p) {
+    case ProductEngine::kCgemm3m: return "cgemm3m";
+    case ProductEngine::kThin: return "thin";
+    default: return "cgemm";
+  }
+}
+
+// The product named in a cache line; false for an unknown name.
+bool ParseProduct(const std::string& name, ProductEngine* p) {
+  for (ProductEngine candidate :
+       {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kThin}) {
+    if (name == ProductName(candidate)) {
+      *p = candidate;
+      return true;
+    }
+  }
+  return false;
+}
 
 // Seeded values in [-1, 1): the tuner never times zeros, which can run faster than data.
 std::vector<float> Noise(int64_t n, uint32_t seed) {
@@ -87,7 +105,9 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
   std::vector<ConvMethod> methods;
   const int64_t smooth_h = NextSmoothSize(s.padded_h()), smooth_w = NextSmoothSize(s.padded_w());
   const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
-  for (ProductEngine product : {ProductEngine::kCgemm, ProductEngine::kCgemm3m}) {
+  std::vector<ProductEngine> products = {ProductEngine::kCgemm, ProductEngine::kCgemm3m};
+  if (s.c <= kMaxThinChannels) products.push_back(ProductEngine::kThin);
+  for (ProductEngine product : products) {
     methods.push_back({smooth_h, smooth_w, TransformEngine::kCufft, product});
     if (pow2_h != smooth_h || pow2_w != smooth_w) {
       methods.push_back({pow2_h, pow2_w, TransformEngine::kCufft, product});
@@ -151,14 +171,12 @@ absl::Status ConvTuner::LoadCache() {
     double ms = 0;
     if (fields.size() != 5 || !absl::SimpleAtoi(fields[0], &m.fft_h) ||
         !absl::SimpleAtoi(fields[1], &m.fft_w) || !absl::SimpleAtod(fields[4], &ms) ||
-        (fields[2] != "cufft" && fields[2] != "batched") ||
-        (fields[3] != "cgemm" && fields[3] != "cgemm3m")) {
+        (fields[2] != "cufft" && fields[2] != "batched") || !ParseProduct(fields[3], &m.product)) {
       return absl::DataLossError(absl::StrCat("tuner cache ", options_.cache_path, " line ",
                                               number, " is malformed: '", line,
                                               "'; delete the file to start afresh"));
     }
     m.transform = fields[2] == "batched" ? TransformEngine::kBatchedKernels : TransformEngine::kCufft;
-    m.product = fields[3] == "cgemm3m" ? ProductEngine::kCgemm3m : ProductEngine::kCgemm;
     cache_[absl::StrCat(parts[0], "|", parts[1], "|", parts[2], "|", parts[3])] = m;
   }
   return absl::OkStatus();

@@ -1,6 +1,6 @@
 // Per-shape choice of how to run a convolution on the GPU: transform size (the smooth
 // size or the next power of two), transform engine (cuFFT or our batched kernels) and
-// product variant (CGEMM or CGEMM3M). Measures every candidate once, or ranks them by a
+// product variant (CGEMM, CGEMM3M, or the thin products where C <= kMaxThinChannels). Measures every candidate once, or ranks them by a
 // cost model alone, under an optional workspace cap; caches the winner in memory and
 // optionally on disk.
 #ifndef FFTRAIN_FFTCONV_TUNER_H_

@@ -24,13 +24,19 @@ ConvShape Shape(int64_t size, int64_t kernel) {
 }
 
 TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
-  // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16, each with both
-  // product variants.
+  // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16, each with the
+  // three product variants (C = 8 admits the thin products).
   const auto odd = CandidateMethods(Shape(13, 3));
-  EXPECT_EQ(odd.size(), 6u);
+  EXPECT_EQ(odd.size(), 9u);
   // 32 is both: cuFFT and batched at 32.
   const auto even = CandidateMethods(Shape(32, 5));
-  EXPECT_EQ(even.size(), 4u);
+  EXPECT_EQ(even.size(), 6u);
+  // One channel more than the thin products take: CGEMM and CGEMM3M only.
+  ConvShape wide = Shape(32, 5);
+  wide.c = kMaxThinChannels + 1;
+  const auto no_thin = CandidateMethods(wide);
+  EXPECT_EQ(no_thin.size(), 4u);
+  for (const ConvMethod& m : no_thin) EXPECT_NE(m.product, ProductEngine::kThin);
   // 200 > 128: no batched kernel.
   for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {
     EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();

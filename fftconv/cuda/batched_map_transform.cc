@@ -22,13 +22,15 @@ constexpr int64_t kChunkBytes = int64_t{64} << 20;
 
 class BatchedMapTransform : public MapTransform {
  public:
-  BatchedMapTransform(int64_t fft_h, int64_t fft_w, int64_t maps)
+  BatchedMapTransform(int64_t fft_h, int64_t fft_w, int64_t maps, SpectrumOrder order)
       : fft_h_(fft_h),
         fft_w_(fft_w),
         maps_(maps),
         bins_(fft_h * (fft_w / 2 + 1)),
+        order_(order),
         in_registers_(RegisterFftSupports(fft_h, fft_w)),
-        chunk_(!in_registers_ && BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
+        chunk_(!in_registers_ && order == SpectrumOrder::kBinMajor &&
+                       BatchedFftMapsPerBlock(fft_h, fft_w) < kMapsPerBlockForDirectLayout
                    ? std::min(maps, std::max<int64_t>(1, kChunkBytes / (8 * bins_)))
                    : 0) {}
 
@@ -41,13 +43,14 @@ class BatchedMapTransform : public MapTransform {
     float2* out = reinterpret_cast<float2*>(spectrum);
     if (in_registers_) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterRealToHalfSpectrum(
-          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, out, stream));
+          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, order_, out,
+          stream));
       return absl::OkStatus();
     }
     if (chunk_ == 0) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
           maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
-          /*map_major=*/false, out, stream));
+          map_major(), out, stream));
       return absl::OkStatus();
     }
     float2* work = static_cast<float2*>(scratch.work);
@@ -71,13 +74,13 @@ class BatchedMapTransform : public MapTransform {
     const float2* in = reinterpret_cast<const float2*>(spectrum);
     if (in_registers_) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterHalfSpectrumToReal(
-          in, maps_, fft_h_, window.rows, window.cols, window.top, window.left, scale, bias,
+          in, order_, maps_, fft_h_, window.rows, window.cols, window.top, window.left, scale, bias,
           bias_period, 0, out, stream));
       return absl::OkStatus();
     }
     if (chunk_ == 0) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
-          in, maps_, fft_h_, fft_w_, /*map_major=*/false, window.rows, window.cols, window.top,
+          in, maps_, fft_h_, fft_w_, map_major(), window.rows, window.cols, window.top,
           window.left, scale, bias, bias_period, 0, out, stream));
       return absl::OkStatus();
     }
@@ -96,19 +99,21 @@ class BatchedMapTransform : public MapTransform {
   }
 
  private:
+  bool map_major() const { return order_ == SpectrumOrder::kMapMajor; }
+
   int64_t fft_h_, fft_w_, maps_, bins_;
+  SpectrumOrder order_;
   // Square sides 8..128 run the register-resident kernels (register_fft_kernels.h), which
   // measure faster there; the shared-memory passes take every other size. The plan's
   // windows always lie inside the transform (it is at least the padded input).
   bool in_registers_;
-  int64_t chunk_;  // maps per map-major chunk; 0: bin-major directly
+  int64_t chunk_;  // maps per map-major chunk of a bin-major batch; 0: none
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(int64_t fft_h,
-                                                                        int64_t fft_w,
-                                                                        int64_t maps) {
+absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(
+    int64_t fft_h, int64_t fft_w, int64_t maps, SpectrumOrder order) {
   if (!BatchedFftSupports(fft_h, fft_w)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the batched FFT kernels take powers of two up to ", kBatchedFftMaxSide,
@@ -122,7 +127,7 @@ absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(int64_t 
   } else {
     FFTRAIN_CUDA_RETURN_IF_ERROR(PrepareBatchedFft(fft_h, fft_w));
   }
-  return std::make_unique<BatchedMapTransform>(fft_h, fft_w, maps);
+  return std::make_unique<BatchedMapTransform>(fft_h, fft_w, maps, order);
 }
 
 }  // namespace fftrain::fftconv

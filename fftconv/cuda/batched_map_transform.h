@@ -8,13 +8,13 @@
 
 #include "absl/status/statusor.h"
 #include "fftconv/cuda/map_transform.h"
+#include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
 
 // InvalidArgument unless BatchedFftSupports(fft_h, fft_w).
-absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(int64_t fft_h,
-                                                                        int64_t fft_w,
-                                                                        int64_t maps);
+absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(
+    int64_t fft_h, int64_t fft_w, int64_t maps, SpectrumOrder order);
 
 }  // namespace fftrain::fftconv
 

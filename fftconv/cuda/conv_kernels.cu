@@ -89,15 +89,15 @@ constexpr int kDcChannels = 32;
 constexpr int kDcImageGroups = 8;
 
 __global__ void __launch_bounds__(kDcChannels* kDcImageGroups)
-    BiasGradientFromDcBinsKernel(const float2* __restrict__ dc_bins, int64_t n, int64_t k,
-                                 float* __restrict__ gb) {
+    BiasGradientFromDcBinsKernel(const float2* __restrict__ spectrum, int64_t map_stride,
+                                 int64_t n, int64_t k, float* __restrict__ gb) {
   __shared__ double partial[kDcImageGroups][kDcChannels];
   const int64_t channel = int64_t{blockIdx.x} * kDcChannels + threadIdx.x;
   double sum = 0.0;
   if (channel < k) {
 #pragma unroll 8
     for (int64_t image = threadIdx.y; image < n; image += kDcImageGroups) {
-      sum += dc_bins[image * k + channel].x;
+      sum += spectrum[(image * k + channel) * map_stride].x;
     }
   }
   partial[threadIdx.y][threadIdx.x] = sum;
@@ -135,12 +135,12 @@ cudaError_t LaunchBiasGradient(const float* gy, int64_t n, int64_t k, int64_t pl
   return cudaGetLastError();
 }
 
-cudaError_t LaunchBiasGradientFromDcBins(const float2* dc_bins, int64_t n, int64_t k, float* gb,
-                                         cudaStream_t stream) {
-  if (n <= 0 || k <= 0 || k > 0x7fffffff) return cudaErrorInvalidValue;
+cudaError_t LaunchBiasGradientFromDcBins(const float2* spectrum, int64_t map_stride, int64_t n,
+                                         int64_t k, float* gb, cudaStream_t stream) {
+  if (n <= 0 || k <= 0 || k > 0x7fffffff || map_stride <= 0) return cudaErrorInvalidValue;
   const unsigned blocks = static_cast<unsigned>((k + kDcChannels - 1) / kDcChannels);
   BiasGradientFromDcBinsKernel<<<blocks, dim3(kDcChannels, kDcImageGroups), 0, stream>>>(
-      dc_bins, n, k, gb);
+      spectrum, map_stride, n, k, gb);
   return cudaGetLastError();
 }
 

@@ -28,12 +28,13 @@ cudaError_t LaunchCropMaps(const float* staging, int64_t maps, int64_t fft_h, in
 cudaError_t LaunchBiasGradient(const float* gy, int64_t n, int64_t k, int64_t plane, float* gb,
                                cudaStream_t stream);
 
-// gb[c] = sum over images i < n of Re(dc_bins[i * k + c]). The DC bin of a map's
-// unnormalised spectrum is the sum of its plane, so from dL/dy's bin-major spectrum this
-// is the bias gradient at N*K reads instead of a second pass over dL/dy. Sums in double
-// in a fixed order (deterministic).
-cudaError_t LaunchBiasGradientFromDcBins(const float2* dc_bins, int64_t n, int64_t k, float* gb,
-                                         cudaStream_t stream);
+// gb[c] = sum over images i < n of Re(spectrum[(i * k + c) * map_stride]), the DC bins of
+// n*k maps' spectra (map_stride 1 for bin-major spectra, the bin count for map-major).
+// The DC bin of a map's unnormalised spectrum is the sum of its plane, so from dL/dy's
+// spectrum this is the bias gradient at N*K reads instead of a second pass over dL/dy.
+// Sums in double in a fixed order (deterministic).
+cudaError_t LaunchBiasGradientFromDcBins(const float2* spectrum, int64_t map_stride, int64_t n,
+                                         int64_t k, float* gb, cudaStream_t stream);
 
 }  // namespace fftrain::fftconv
 

@@ -14,23 +14,27 @@ namespace {
 
 enum class Direction { kRealToComplex, kComplexToReal };
 
-// `maps` fft_h x fft_w real transforms between [map][rows][cols] real maps and bin-major
-// ([bin][map]) half spectra: the advanced layout puts the transpose into cuFFT's output.
+// `maps` fft_h x fft_w real transforms between [map][rows][cols] real maps and half
+// spectra in `order`: for bin-major the advanced layout puts the transpose into cuFFT's
+// output.
 absl::StatusOr<CufftPlan> MakeBatchPlan(Direction direction, int64_t fft_h, int64_t fft_w,
-                                        int64_t maps, size_t* work_bytes) {
+                                        int64_t maps, SpectrumOrder order, size_t* work_bytes) {
   FFTRAIN_ASSIGN_OR_RETURN(CufftPlan plan, CufftPlan::Create());
   FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetAutoAllocation(plan.get(), 0));
   long long n[2] = {fft_h, fft_w};
   long long real_embed[2] = {fft_h, fft_w};
   long long half_embed[2] = {fft_h, fft_w / 2 + 1};
   const long long real_dist = fft_h * fft_w;
+  const bool map_major = order == SpectrumOrder::kMapMajor;
+  const long long half_stride = map_major ? 1 : maps;
+  const long long half_dist = map_major ? fft_h * (fft_w / 2 + 1) : 1;
   if (direction == Direction::kRealToComplex) {
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftMakePlanMany64(
         plan.get(), 2, n, real_embed, /*istride=*/1, real_dist, half_embed,
-        /*ostride=*/maps, /*odist=*/1, CUFFT_R2C, maps, work_bytes));
+        half_stride, half_dist, CUFFT_R2C, maps, work_bytes));
   } else {
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftMakePlanMany64(
-        plan.get(), 2, n, half_embed, /*istride=*/maps, /*idist=*/1, real_embed,
+        plan.get(), 2, n, half_embed, half_stride, half_dist, real_embed,
         /*ostride=*/1, real_dist, CUFFT_C2R, maps, work_bytes));
   }
   return plan;
@@ -85,14 +89,13 @@ class CufftMapTransform : public MapTransform {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MapTransform>> CreateCufftMapTransform(int64_t fft_h,
-                                                                      int64_t fft_w,
-                                                                      int64_t maps) {
+absl::StatusOr<std::unique_ptr<MapTransform>> CreateCufftMapTransform(
+    int64_t fft_h, int64_t fft_w, int64_t maps, SpectrumOrder order) {
   size_t forward_work = 0, inverse_work = 0;
   FFTRAIN_ASSIGN_OR_RETURN(
-      CufftPlan forward, MakeBatchPlan(Direction::kRealToComplex, fft_h, fft_w, maps, &forward_work));
+      CufftPlan forward, MakeBatchPlan(Direction::kRealToComplex, fft_h, fft_w, maps, order, &forward_work));
   FFTRAIN_ASSIGN_OR_RETURN(
-      CufftPlan inverse, MakeBatchPlan(Direction::kComplexToReal, fft_h, fft_w, maps, &inverse_work));
+      CufftPlan inverse, MakeBatchPlan(Direction::kComplexToReal, fft_h, fft_w, maps, order, &inverse_work));
   return std::make_unique<CufftMapTransform>(fft_h, fft_w, maps, std::move(forward),
                                              std::move(inverse),
                                              std::max(forward_work, inverse_work));

@@ -1,5 +1,5 @@
-// A batch of 2-D real transforms between maps in the framework's layout and bin-major
-// half spectra ([bin][map]), zero-padding on the way in and cropping, scaling and adding
+// A batch of 2-D real transforms between maps in the framework's layout and half spectra,
+// bin-major ([bin][map]) or map-major ([map][bin]) as chosen at creation, zero-padding on the way in and cropping, scaling and adding
 // bias on the way out. The CUDA plan holds one per map count (N*C, K*C, N*K). cuFFT
 // implements it (cufft_map_transform.h); custom batched FFT kernels implement the same
 // interface and fuse the padding, transposition and cropping into the transform.

@@ -22,6 +22,12 @@ using register_fft::TimesTwiddle;
 // row spectra Z_p = FFT(x_p + i x_{p+64}) (64 rows kZStride apart, not yet separated), and
 // its half spectrum ([row][kHalf]). kZStride = 129 puts the two threads of a line, which
 // read neighbouring rows, on different banks.
+// Bin-major spectra put two maps in a block, so that its scattered spectrum accesses move
+// 16 bytes a bin: that fills the SM's shared memory, one block per SM. Map-major spectra
+// are contiguous per map, so a block takes one map and three blocks share an SM, one's
+// copies overlapping another's transforms (H100, 1024 full maps: forward 0.147 -> 0.087 ms,
+// inverse 0.180 -> 0.146 ms).
+template <bool kMapMajor>
 struct Layout128 {
   static constexpr int kN = 128;
   static constexpr int kHalf = 65;
@@ -30,12 +36,14 @@ struct Layout128 {
   static constexpr int kRealStride = 129;
   static constexpr int kRegion = kBins + 1;
   static constexpr int kThreadsPerMap = 128;  // 64 lines x 2 threads
-  static constexpr int kMaps = 2;
+  static constexpr int kMaps = kMapMajor ? 1 : 2;
   static constexpr int kThreads = kThreadsPerMap * kMaps;
+  static constexpr int kMinBlocksPerSm = kMapMajor ? 3 : 1;
   static constexpr size_t kSharedBytes = sizeof(float2) * kMaps * kRegion;
 };
-static_assert(64 * Layout128::kZStride <= Layout128::kRegion, "packed rows overflow the region");
-static_assert(128 * Layout128::kRealStride <= 2 * Layout128::kRegion, "real tile overflows");
+using Shape128 = Layout128<false>;  // what does not depend on the order
+static_assert(64 * Shape128::kZStride <= Shape128::kRegion, "packed rows overflow the region");
+static_assert(128 * Shape128::kRealStride <= 2 * Shape128::kRegion, "real tile overflows");
 
 // On entry thread `half` of a line holds the 64-point DFT of the line's samples
 // 2m + half; on exit v[i] = X[32 half + i] and v[32 + i] = X[64 + 32 half + i] of the
@@ -71,9 +79,9 @@ struct LineThread {
 };
 
 __device__ __forceinline__ LineThread ThisThreadsLine(float2* shared) {
-  const int t = threadIdx.x % Layout128::kThreadsPerMap;
+  const int t = threadIdx.x % Shape128::kThreadsPerMap;
   return {t, t / 2, t % 2, 3u << ((threadIdx.x % 32) & ~1),
-          shared + (threadIdx.x / Layout128::kThreadsPerMap) * Layout128::kRegion};
+          shared + (threadIdx.x / Shape128::kThreadsPerMap) * Shape128::kRegion};
 }
 
 // The output index of v[i] after CombineHalves.
@@ -81,11 +89,13 @@ __device__ __forceinline__ int CombinedIndex(int i, int half) {
   return i < 32 ? 32 * half + i : 64 + 32 * half + (i - 32);
 }
 
-__global__ void __launch_bounds__(Layout128::kThreads)
+template <bool kMapMajor>
+__global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
+                                  Layout128<kMapMajor>::kMinBlocksPerSm)
     RealToHalfSpectrum128Kernel(const float* __restrict__ in, int64_t maps, int rows, int cols,
                                 int top, int left, FastDivisor map_size, FastDivisor row_size,
                                 float2* __restrict__ out) {
-  using L = Layout128;
+  using L = Layout128<kMapMajor>;
   extern __shared__ float2 shared[];
   const auto [first, count] = StageRealMapsIn<L::kRegion, L::kRealStride, L::kMaps>(
       in, maps, rows, cols, top, left, map_size, row_size, shared);
@@ -143,18 +153,20 @@ __global__ void __launch_bounds__(Layout128::kThreads)
     region[k_mirror * L::kHalf + 64] = make_float2(col64.x, -col64.y);
   }
   __syncthreads();
-  StoreSpectra<L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
+  StoreSpectra<kMapMajor, L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
 }
 
-__global__ void __launch_bounds__(Layout128::kThreads)
+template <bool kMapMajor>
+__global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
+                                  Layout128<kMapMajor>::kMinBlocksPerSm)
     HalfSpectrumToReal128Kernel(const float2* __restrict__ in, int64_t maps, int rows, int cols,
                                 int top, int left, float scale, const float* __restrict__ bias,
                                 int64_t bias_period, int64_t bias_phase, FastDivisor map_size,
                                 FastDivisor row_size, float* __restrict__ out) {
-  using L = Layout128;
+  using L = Layout128<kMapMajor>;
   extern __shared__ float2 shared[];
   const auto [first, count] = ThisBlocksMaps<L::kMaps>(maps);
-  LoadSpectra<L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
+  LoadSpectra<kMapMajor, L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
   __syncthreads();
   const auto [t, line, half, pair_mask, region] = ThisThreadsLine(shared);
   float2 v[64];
@@ -215,39 +227,68 @@ __global__ void __launch_bounds__(Layout128::kThreads)
 
 }  // namespace
 
-cudaError_t PrepareRegisterFft128() {
-  const int bytes = static_cast<int>(Layout128::kSharedBytes);
+namespace {
+
+template <bool kMapMajor>
+cudaError_t RaiseSharedLimits128() {
+  const int bytes = static_cast<int>(Layout128<kMapMajor>::kSharedBytes);
   const cudaError_t error = cudaFuncSetAttribute(
-      RealToHalfSpectrum128Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+      RealToHalfSpectrum128Kernel<kMapMajor>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (error != cudaSuccess) return error;
-  return cudaFuncSetAttribute(HalfSpectrumToReal128Kernel,
+  return cudaFuncSetAttribute(HalfSpectrumToReal128Kernel<kMapMajor>,
                               cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
 
-cudaError_t LaunchRegisterFft128Forward(const float* maps_in, int64_t maps, int rows, int cols,
-                                        int top, int left, float2* spectrum,
-                                        cudaStream_t stream) {
+template <bool kMapMajor>
+cudaError_t LaunchForward128(const float* maps_in, int64_t maps, int rows, int cols, int top,
+                             int left, float2* spectrum, cudaStream_t stream) {
+  using L = Layout128<kMapMajor>;
   unsigned blocks;
-  if (!BlocksForMaps(maps, Layout128::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RealToHalfSpectrum128Kernel<<<blocks, Layout128::kThreads,
-                                Layout128::kSharedBytes, stream>>>(
+  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
+  RealToHalfSpectrum128Kernel<kMapMajor><<<blocks, L::kThreads, L::kSharedBytes, stream>>>(
       maps_in, maps, rows, cols, top, left, FastDivisor::For(rows * cols),
       FastDivisor::For(cols), spectrum);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchRegisterFft128Inverse(const float2* spectrum, int64_t maps, int rows,
-                                        int cols, int top, int left, float scale,
-                                        const float* bias, int64_t bias_period,
-                                        int64_t bias_phase, float* maps_out,
-                                        cudaStream_t stream) {
+template <bool kMapMajor>
+cudaError_t LaunchInverse128(const float2* spectrum, int64_t maps, int rows, int cols, int top,
+                             int left, float scale, const float* bias, int64_t bias_period,
+                             int64_t bias_phase, float* maps_out, cudaStream_t stream) {
+  using L = Layout128<kMapMajor>;
   unsigned blocks;
-  if (!BlocksForMaps(maps, Layout128::kMaps, &blocks)) return cudaErrorInvalidValue;
-  HalfSpectrumToReal128Kernel<<<blocks, Layout128::kThreads,
-                                Layout128::kSharedBytes, stream>>>(
+  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
+  HalfSpectrumToReal128Kernel<kMapMajor><<<blocks, L::kThreads, L::kSharedBytes, stream>>>(
       spectrum, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
       FastDivisor::For(rows * cols), FastDivisor::For(cols), maps_out);
   return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t PrepareRegisterFft128() {
+  const cudaError_t error = RaiseSharedLimits128<false>();
+  return error != cudaSuccess ? error : RaiseSharedLimits128<true>();
+}
+
+cudaError_t LaunchRegisterFft128Forward(SpectrumOrder order, const float* maps_in,
+                                        int64_t maps, int rows, int cols, int top, int left,
+                                        float2* spectrum, cudaStream_t stream) {
+  return order == SpectrumOrder::kMapMajor
+             ? LaunchForward128<true>(maps_in, maps, rows, cols, top, left, spectrum, stream)
+             : LaunchForward128<false>(maps_in, maps, rows, cols, top, left, spectrum, stream);
+}
+
+cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spectrum,
+                                        int64_t maps, int rows, int cols, int top, int left,
+                                        float scale, const float* bias, int64_t bias_period,
+                                        int64_t bias_phase, float* maps_out,
+                                        cudaStream_t stream) {
+  return order == SpectrumOrder::kMapMajor
+             ? LaunchInverse128<true>(spectrum, maps, rows, cols, top, left, scale, bias,
+                                      bias_period, bias_phase, maps_out, stream)
+             : LaunchInverse128<false>(spectrum, maps, rows, cols, top, left, scale, bias,
+                                       bias_period, bias_phase, maps_out, stream);
 }
 
 }  // namespace fftrain::fftconv

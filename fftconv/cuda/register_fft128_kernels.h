@@ -10,15 +10,17 @@
 
 #include <cstdint>
 
+#include "fftconv/spectrum_order.h"
+
 namespace fftrain::fftconv {
 
 cudaError_t PrepareRegisterFft128();
 
-cudaError_t LaunchRegisterFft128Forward(const float* maps_in, int64_t maps, int rows, int cols,
+cudaError_t LaunchRegisterFft128Forward(SpectrumOrder order, const float* maps_in, int64_t maps, int rows, int cols,
                                         int top, int left, float2* spectrum,
                                         cudaStream_t stream);
 
-cudaError_t LaunchRegisterFft128Inverse(const float2* spectrum, int64_t maps, int rows,
+cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spectrum, int64_t maps, int rows,
                                         int cols, int top, int left, float scale,
                                         const float* bias, int64_t bias_period,
                                         int64_t bias_phase, float* maps_out,

@@ -180,18 +180,28 @@ __device__ __forceinline__ void StoreRealMaps(const float2* shared, int64_t firs
   }
 }
 
-// Bin-major spectra ([bin][map]) to and from the regions: consecutive threads take
+// Spectra to and from the regions. Bin-major ([bin][map]): consecutive threads take
 // consecutive maps of a bin (runs of kMaps complex words in global memory; regions an odd
-// number of words apart keep the shared accesses on distinct banks).
-template <int kRegion, int kMaps, int kBins>
+// number of words apart keep the shared accesses on distinct banks). Map-major
+// ([map][bin]): the block's maps are one contiguous run, copied flat.
+template <bool kMapMajor, int kMaps, int kBins>
+struct SpectrumItem {
+  int bin, j;
+  __device__ __forceinline__ explicit SpectrumItem(int i)
+      : bin(kMapMajor ? i % kBins : i / kMaps), j(kMapMajor ? i / kBins : i % kMaps) {}
+  __device__ __forceinline__ int64_t Global(int64_t maps, int64_t first) const {
+    return kMapMajor ? (first + j) * kBins + bin : bin * maps + first + j;
+  }
+};
+
+template <bool kMapMajor, int kRegion, int kMaps, int kBins>
 __device__ __forceinline__ void LoadSpectra(const float2* __restrict__ in, int64_t maps,
                                             int64_t first, int count, float2* shared) {
   for (int i = threadIdx.x; i < kMaps * kBins; i += blockDim.x) {
-    const int bin = i / kMaps;
-    const int j = i % kMaps;
-    float2* slot = shared + j * kRegion + bin;
-    if (j < count) {
-      __pipeline_memcpy_async(slot, in + bin * maps + first + j, sizeof(float2));
+    const SpectrumItem<kMapMajor, kMaps, kBins> item(i);
+    float2* slot = shared + item.j * kRegion + item.bin;
+    if (item.j < count) {
+      __pipeline_memcpy_async(slot, in + item.Global(maps, first), sizeof(float2));
     } else {
       *slot = make_float2(0.0f, 0.0f);
     }
@@ -200,13 +210,12 @@ __device__ __forceinline__ void LoadSpectra(const float2* __restrict__ in, int64
   __pipeline_wait_prior(0);
 }
 
-template <int kRegion, int kMaps, int kBins>
+template <bool kMapMajor, int kRegion, int kMaps, int kBins>
 __device__ __forceinline__ void StoreSpectra(const float2* shared, int64_t maps, int64_t first,
                                              int count, float2* __restrict__ out) {
   for (int i = threadIdx.x; i < kMaps * kBins; i += blockDim.x) {
-    const int bin = i / kMaps;
-    const int j = i % kMaps;
-    if (j < count) out[bin * maps + first + j] = shared[j * kRegion + bin];
+    const SpectrumItem<kMapMajor, kMaps, kBins> item(i);
+    if (item.j < count) out[item.Global(maps, first)] = shared[item.j * kRegion + item.bin];
   }
 }
 

@@ -43,7 +43,7 @@ struct Layout {
 
 // Forward, rows then columns. Thread `line` of map j transforms rows (line, line + N/2),
 // then column `line` (line 0: columns 0 and N/2, both real-valued, as one complex column).
-template <int kN>
+template <int kN, bool kMapMajor>
 __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterRealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows,
                                      int cols, int top, int left, FastDivisor map_size,
@@ -98,13 +98,13 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
   }
   __syncthreads();
 
-  StoreSpectra<L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
+  StoreSpectra<kMapMajor, L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
 }
 
 // Inverse, columns then rows, the forward's steps in reverse: column `line` (line 0:
 // columns 0 and N/2 as c0 + i cN/2, whose inverses are real), then rows (line, line + N/2)
 // as one complex row A + iB extended by Hermitian symmetry.
-template <int kN>
+template <int kN, bool kMapMajor>
 __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterHalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int rows,
                                      int cols, int top, int left, float scale,
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
   extern __shared__ float2 shared[];
   const auto [first, count] = ThisBlocksMaps<L::kMaps>(maps);
 
-  LoadSpectra<L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
+  LoadSpectra<kMapMajor, L::kRegion, L::kMaps, L::kBins>(in, maps, first, count, shared);
   __syncthreads();
 
   const int line = threadIdx.x % L::kLines;
@@ -173,41 +173,67 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
                                             out);
 }
 
-template <int kN>
+template <int kN, bool kMapMajor>
 cudaError_t RaiseSharedLimit() {
-  cudaError_t error = cudaFuncSetAttribute(RegisterRealToHalfSpectrumKernel<kN>,
+  cudaError_t error = cudaFuncSetAttribute(RegisterRealToHalfSpectrumKernel<kN, kMapMajor>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(Layout<kN>::kSharedBytes));
   if (error != cudaSuccess) return error;
-  return cudaFuncSetAttribute(RegisterHalfSpectrumToRealKernel<kN>,
+  return cudaFuncSetAttribute(RegisterHalfSpectrumToRealKernel<kN, kMapMajor>,
                               cudaFuncAttributeMaxDynamicSharedMemorySize,
                               static_cast<int>(Layout<kN>::kSharedBytes));
 }
 
 template <int kN>
+cudaError_t RaiseSharedLimits() {
+  const cudaError_t error = RaiseSharedLimit<kN, false>();
+  return error != cudaSuccess ? error : RaiseSharedLimit<kN, true>();
+}
+
+template <int kN, bool kMapMajor>
 cudaError_t LaunchForward(const float* in, int64_t maps, int rows, int cols, int top, int left,
                           float2* out, cudaStream_t stream) {
   using L = Layout<kN>;
   unsigned blocks;
   if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RegisterRealToHalfSpectrumKernel<kN><<<blocks, L::kThreads,
-                                         L::kSharedBytes, stream>>>(
+  RegisterRealToHalfSpectrumKernel<kN, kMapMajor><<<blocks, L::kThreads, L::kSharedBytes,
+                                                    stream>>>(
       in, maps, rows, cols, top, left, FastDivisor::For(rows * cols), FastDivisor::For(cols), out);
   return cudaGetLastError();
 }
 
 template <int kN>
+cudaError_t LaunchForward(SpectrumOrder order, const float* in, int64_t maps, int rows,
+                          int cols, int top, int left, float2* out, cudaStream_t stream) {
+  return order == SpectrumOrder::kMapMajor
+             ? LaunchForward<kN, true>(in, maps, rows, cols, top, left, out, stream)
+             : LaunchForward<kN, false>(in, maps, rows, cols, top, left, out, stream);
+}
+
+template <int kN, bool kMapMajor>
 cudaError_t LaunchInverse(const float2* in, int64_t maps, int rows, int cols, int top, int left,
                           float scale, const float* bias, int64_t bias_period,
                           int64_t bias_phase, float* out, cudaStream_t stream) {
   using L = Layout<kN>;
   unsigned blocks;
   if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RegisterHalfSpectrumToRealKernel<kN><<<blocks, L::kThreads,
-                                         L::kSharedBytes, stream>>>(
+  RegisterHalfSpectrumToRealKernel<kN, kMapMajor><<<blocks, L::kThreads, L::kSharedBytes,
+                                                    stream>>>(
       in, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
       FastDivisor::For(rows * cols), FastDivisor::For(cols), out);
   return cudaGetLastError();
+}
+
+template <int kN>
+cudaError_t LaunchInverse(SpectrumOrder order, const float2* in, int64_t maps, int rows,
+                          int cols, int top, int left, float scale, const float* bias,
+                          int64_t bias_period, int64_t bias_phase, float* out,
+                          cudaStream_t stream) {
+  return order == SpectrumOrder::kMapMajor
+             ? LaunchInverse<kN, true>(in, maps, rows, cols, top, left, scale, bias,
+                                       bias_period, bias_phase, out, stream)
+             : LaunchInverse<kN, false>(in, maps, rows, cols, top, left, scale, bias,
+                                        bias_period, bias_phase, out, stream);
 }
 
 // The window must lie inside the transform for the inverse (it reads the tile there);
@@ -224,8 +250,8 @@ bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
 }
 
 cudaError_t PrepareRegisterFft() {
-  for (cudaError_t error : {RaiseSharedLimit<8>(), RaiseSharedLimit<16>(),
-                            RaiseSharedLimit<32>(), RaiseSharedLimit<64>(),
+  for (cudaError_t error : {RaiseSharedLimits<8>(), RaiseSharedLimits<16>(),
+                            RaiseSharedLimits<32>(), RaiseSharedLimits<64>(),
                             PrepareRegisterFft128()}) {
     if (error != cudaSuccess) return error;
   }
@@ -234,24 +260,26 @@ cudaError_t PrepareRegisterFft() {
 
 cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
                                              int64_t cols, int64_t top, int64_t left,
-                                             int64_t n, float2* spectrum, cudaStream_t stream) {
+                                             int64_t n, SpectrumOrder order, float2* spectrum,
+                                             cudaStream_t stream) {
   if (!RegisterFftSupports(n, n) || maps <= 0 || !WindowFits(n, rows, cols, top, left)) {
     return cudaErrorInvalidValue;
   }
   const int r = static_cast<int>(rows), c = static_cast<int>(cols);
   const int t = static_cast<int>(top), l = static_cast<int>(left);
   switch (n) {
-    case 8: return LaunchForward<8>(maps_in, maps, r, c, t, l, spectrum, stream);
-    case 16: return LaunchForward<16>(maps_in, maps, r, c, t, l, spectrum, stream);
-    case 32: return LaunchForward<32>(maps_in, maps, r, c, t, l, spectrum, stream);
-    case 64: return LaunchForward<64>(maps_in, maps, r, c, t, l, spectrum, stream);
-    default: return LaunchRegisterFft128Forward(maps_in, maps, r, c, t, l, spectrum, stream);
+    case 8: return LaunchForward<8>(order, maps_in, maps, r, c, t, l, spectrum, stream);
+    case 16: return LaunchForward<16>(order, maps_in, maps, r, c, t, l, spectrum, stream);
+    case 32: return LaunchForward<32>(order, maps_in, maps, r, c, t, l, spectrum, stream);
+    case 64: return LaunchForward<64>(order, maps_in, maps, r, c, t, l, spectrum, stream);
+    default: return LaunchRegisterFft128Forward(order, maps_in, maps, r, c, t, l, spectrum, stream);
   }
 }
 
-cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, int64_t maps, int64_t n,
-                                             int64_t rows, int64_t cols, int64_t top,
-                                             int64_t left, float scale, const float* bias,
+cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrder order,
+                                             int64_t maps, int64_t n, int64_t rows,
+                                             int64_t cols, int64_t top, int64_t left,
+                                             float scale, const float* bias,
                                              int64_t bias_period, int64_t bias_phase,
                                              float* maps_out, cudaStream_t stream) {
   if (!RegisterFftSupports(n, n) || maps <= 0 || !WindowFits(n, rows, cols, top, left) ||
@@ -261,11 +289,11 @@ cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, int64_t map
   const int r = static_cast<int>(rows), c = static_cast<int>(cols);
   const int t = static_cast<int>(top), l = static_cast<int>(left);
   switch (n) {
-    case 8: return LaunchInverse<8>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 16: return LaunchInverse<16>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 32: return LaunchInverse<32>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 64: return LaunchInverse<64>(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    default: return LaunchRegisterFft128Inverse(spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    case 8: return LaunchInverse<8>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    case 16: return LaunchInverse<16>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    case 32: return LaunchInverse<32>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    case 64: return LaunchInverse<64>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+    default: return LaunchRegisterFft128Inverse(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
   }
 }
 

@@ -18,6 +18,8 @@
 
 #include <cstdint>
 
+#include "fftconv/spectrum_order.h"
+
 namespace fftrain::fftconv {
 
 // True for fft_h == fft_w in {8, 16, 32, 64, 128}.
@@ -27,17 +29,20 @@ bool RegisterFftSupports(int64_t fft_h, int64_t fft_w);
 // launching (host-side attribute, no synchronisation).
 cudaError_t PrepareRegisterFft();
 
-// spectrum[bin][map] (bins = n x (n/2+1), row-major) = DFT of each rows x cols map of
-// maps_in, zero-padded to n x n with its corner at (top, left).
+// spectrum (bins = n x (n/2+1), row-major; [bin][map] or [map][bin] as `order` says) =
+// DFT of each rows x cols map of maps_in, zero-padded to n x n with its corner at
+// (top, left).
 cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
                                              int64_t cols, int64_t top, int64_t left,
-                                             int64_t n, float2* spectrum, cudaStream_t stream);
+                                             int64_t n, SpectrumOrder order, float2* spectrum,
+                                             cudaStream_t stream);
 
 // maps_out = the rows x cols window at (top, left) of each map's inverse DFT (no 1/n^2)
 // times scale, plus bias[(bias_phase + map) % bias_period] where bias is not null.
-cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, int64_t maps, int64_t n,
-                                             int64_t rows, int64_t cols, int64_t top,
-                                             int64_t left, float scale, const float* bias,
+cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrder order,
+                                             int64_t maps, int64_t n, int64_t rows,
+                                             int64_t cols, int64_t top, int64_t left,
+                                             float scale, const float* bias,
                                              int64_t bias_period, int64_t bias_phase,
                                              float* maps_out, cudaStream_t stream);
 

@@ -85,13 +85,29 @@ TEST(RegisterFftKernelsTest, SupportsSquarePowersOfTwoFrom8To128) {
   EXPECT_FALSE(RegisterFftSupports(24, 24));
 }
 
-TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
+// [bin][map] spectra reordered as [map][bin].
+std::vector<Complex> ToMapMajor(const std::vector<Complex>& bin_major, int64_t count) {
+  const int64_t bins = static_cast<int64_t>(bin_major.size()) / count;
+  std::vector<Complex> out(bin_major.size());
+  for (int64_t b = 0; b < bins; ++b) {
+    for (int64_t m = 0; m < count; ++m) out[m * bins + b] = bin_major[b * count + m];
+  }
+  return out;
+}
+
+class RegisterFftOrderTest : public ::testing::TestWithParam<SpectrumOrder> {};
+
+TEST_P(RegisterFftOrderTest, ForwardAndInverseMatchDoubleDft) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
+  const SpectrumOrder order = GetParam();
+  const auto in_order = [&](const std::vector<Complex>& bin_major, int64_t count) {
+    return order == SpectrumOrder::kMapMajor ? ToMapMajor(bin_major, count) : bin_major;
+  };
   uint32_t seed = 900;
   for (int64_t n : {8, 16, 32, 64, 128}) {
-    // Maps per block: 512 / n below 64, 4 at 64, 2 at 128; these counts leave a partial
-    // last block everywhere.
+    // Maps per block: 512 / n below 64, 4 at 64, 2 at 128 bin-major (1 map-major); these
+    // counts leave a partial last block wherever a block holds several maps.
     const int64_t count = n == 128 ? 3 : n == 64 ? 11 : 1024 / n + 3;
     for (const Window& w : WindowsFor(n)) {
       SCOPED_TRACE("n " + std::to_string(n) + " window " + std::to_string(w.rows) + "x" +
@@ -103,12 +119,13 @@ TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
       DeviceBuffer d_maps = Upload(maps);
       DeviceBuffer d_spectra = Poisoned(2 * bins * count);
       ASSERT_EQ(LaunchRegisterRealToHalfSpectrum(d_maps.as<float>(), count, w.rows, w.cols,
-                                                 w.top, w.left, n, d_spectra.as<float2>(),
-                                                 nullptr),
+                                                 w.top, w.left, n, order,
+                                                 d_spectra.as<float2>(), nullptr),
                 cudaSuccess);
       const auto got = Download(d_spectra, 2 * bins * count);
       // The references round to float for the comparison: 6e-8, far below the bound.
-      EXPECT_LE(RelativeError(got, Interleave(want)), kTolerance) << "forward";
+      EXPECT_LE(RelativeError(got, Interleave(in_order(want, count))), kTolerance)
+          << "forward";
 
       // Inverse of a spectrum whose window is all of the map, so every bin matters.
       const Window all{n, n, 0, 0};
@@ -127,9 +144,10 @@ TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
           }
         }
       }
-      DeviceBuffer d_in = Upload(Interleave(spectra)), d_bias = Upload(bias);
+      DeviceBuffer d_in = Upload(Interleave(in_order(spectra, count))), d_bias = Upload(bias);
       DeviceBuffer d_out = Poisoned(count * w.rows * w.cols);
-      ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), count, n, w.rows, w.cols,
+      ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), order, count, n, w.rows,
+                                                 w.cols,
                                                  w.top, w.left, static_cast<float>(scale),
                                                  d_bias.as<float>(), 7, 0, d_out.as<float>(),
                                                  nullptr),
@@ -140,6 +158,14 @@ TEST(RegisterFftKernelsTest, ForwardAndInverseMatchDoubleDft) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Orders, RegisterFftOrderTest,
+                         ::testing::Values(SpectrumOrder::kBinMajor, SpectrumOrder::kMapMajor),
+                         [](const ::testing::TestParamInfo<SpectrumOrder>& info) {
+                           return std::string(info.param == SpectrumOrder::kMapMajor
+                                                  ? "MapMajor"
+                                                  : "BinMajor");
+                         });
+
 TEST(RegisterFftKernelsTest, BiasPhaseOffsetsTheBiasIndex) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
@@ -149,7 +175,8 @@ TEST(RegisterFftKernelsTest, BiasPhaseOffsetsTheBiasIndex) {
   const std::vector<float> bias = {1, 2, 3};
   DeviceBuffer d_bias = Upload(bias);
   DeviceBuffer d_out = Poisoned(count * 4);
-  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), count, n, 2, 2, 1, 1, 1.0f,
+  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), SpectrumOrder::kBinMajor, count,
+                                             n, 2, 2, 1, 1, 1.0f,
                                              d_bias.as<float>(), 3, 2, d_out.as<float>(),
                                              nullptr),
             cudaSuccess);
@@ -165,14 +192,18 @@ TEST(RegisterFftKernelsTest, RefusesWhatItCannotDo) {
   DeviceBuffer d = Poisoned(1 << 16);
   float2* spectra = d.as<float2>();
   // Unsupported size, no maps, a window past the transform's edge, a zero bias period.
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 256, spectra, nullptr),
+  constexpr SpectrumOrder kOrder = SpectrumOrder::kBinMajor;
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 256, kOrder, spectra,
+                                             nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 0, 8, 8, 0, 0, 16, spectra, nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 0, 8, 8, 0, 0, 16, kOrder, spectra,
+                                             nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 9, 0, 16, spectra, nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 9, 0, 16, kOrder, spectra,
+                                             nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterHalfSpectrumToReal(spectra, 4, 16, 8, 8, 0, 0, 1.0f, d.as<float>(), 0,
-                                             0, d.as<float>(), nullptr),
+  EXPECT_EQ(LaunchRegisterHalfSpectrumToReal(spectra, kOrder, 4, 16, 8, 8, 0, 0, 1.0f,
+                                             d.as<float>(), 0, 0, d.as<float>(), nullptr),
             cudaErrorInvalidValue);
 }
 

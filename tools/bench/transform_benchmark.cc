@@ -38,20 +38,31 @@ using fftconv::CudaEvent;
 using fftconv::CudaStream;
 using fftconv::DeviceBuffer;
 
-enum class Kernel { kRegisters, kSharedPasses };
+// Register kernels with either spectrum order, and the shared-memory passes (bin-major).
+enum class Kernel { kRegisters, kRegistersMapMajor, kSharedPasses };
+
+const char* KernelName(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::kRegisters: return "registers";
+    case Kernel::kRegistersMapMajor: return "registers_map_major";
+    default: return "shared_passes";
+  }
+}
 enum class Direction { kForward, kInverse };
 
 absl::Status Launch(Kernel kernel, Direction direction, int64_t n, int64_t maps,
                     DeviceBuffer& real, DeviceBuffer& spectra, const DeviceBuffer& bias,
                     cudaStream_t stream) {
   const float scale = 1.0f / static_cast<float>(n * n);
-  if (kernel == Kernel::kRegisters) {
+  if (kernel != Kernel::kSharedPasses) {
+    const auto order = kernel == Kernel::kRegistersMapMajor ? fftconv::SpectrumOrder::kMapMajor
+                                                            : fftconv::SpectrumOrder::kBinMajor;
     if (direction == Direction::kForward) {
       FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterRealToHalfSpectrum(
-          real.as<float>(), maps, n, n, 0, 0, n, spectra.as<float2>(), stream));
+          real.as<float>(), maps, n, n, 0, 0, n, order, spectra.as<float2>(), stream));
     } else {
       FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterHalfSpectrumToReal(
-          spectra.as<float2>(), maps, n, n, n, 0, 0, scale, bias.as<float>(), 64, 0,
+          spectra.as<float2>(), order, maps, n, n, n, 0, 0, scale, bias.as<float>(), 64, 0,
           real.as<float>(), stream));
     }
   } else if (direction == Direction::kForward) {
@@ -122,10 +133,11 @@ int Main(int argc, char** argv) {
   bool failed = false;
   for (Direction direction : {Direction::kForward, Direction::kInverse}) {
     for (int64_t n : {8, 16, 32, 64, 128}) {
-      for (Kernel kernel : {Kernel::kRegisters, Kernel::kSharedPasses}) {
+      for (Kernel kernel :
+           {Kernel::kRegisters, Kernel::kRegistersMapMajor, Kernel::kSharedPasses}) {
         const std::string name =
             absl::StrCat(direction == Direction::kForward ? "forward/" : "inverse/", n, "/",
-                         kernel == Kernel::kRegisters ? "registers" : "shared_passes");
+                         KernelName(kernel));
         benchmark::RegisterBenchmark(name.c_str(),
                                      [=, &failed](benchmark::State& state) {
                                        const absl::Status status =
