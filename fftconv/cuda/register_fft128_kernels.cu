@@ -220,9 +220,9 @@ __global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
     real[(p + 64) * L::kRealStride + n] = v[i].y;
   }
   __syncthreads();
-  StoreRealMaps<L::kRegion, L::kRealStride>(shared, first, count, rows, cols, top, left, scale,
-                                            bias, bias_period, bias_phase, map_size, row_size,
-                                            out);
+  StoreRealMaps<L::kRegion, L::kRealStride, L::kMaps>(shared, first, count, rows, cols, top,
+                                                      left, scale, bias, bias_period,
+                                                      bias_phase, map_size, row_size, out);
 }
 
 }  // namespace

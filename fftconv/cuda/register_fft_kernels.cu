@@ -168,9 +168,9 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
   }
   __syncthreads();
 
-  StoreRealMaps<L::kRegion, L::kRealStride>(shared, first, count, rows, cols, top, left, scale,
-                                            bias, bias_period, bias_phase, map_size, row_size,
-                                            out);
+  StoreRealMaps<L::kRegion, L::kRealStride, L::kMaps>(shared, first, count, rows, cols, top,
+                                                      left, scale, bias, bias_period,
+                                                      bias_phase, map_size, row_size, out);
 }
 
 template <int kN, bool kMapMajor>
