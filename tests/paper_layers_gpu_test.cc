@@ -30,24 +30,25 @@ using testing::Upload;
 // of magnitude for the worst element among up to 10^8.
 constexpr double kTolerance = 5e-5;
 
-// Each layer with each transform engine: cuFFT at the planner's smooth sizes, and the
-// batched kernels at powers of two (L5's 13x13 then runs on 16x16).
-class PaperLayerTest : public ::testing::TestWithParam<std::tuple<int, TransformEngine>> {};
-
-TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
-  const int index = std::get<0>(GetParam());
-  const TransformEngine engine = std::get<1>(GetParam());
-  const ConvShape s = ConvnetBenchmarkLayers()[index];
-  const uint32_t seed = 100 + index;
-  SCOPED_TRACE("L" + std::to_string(index + 1) + " " + s.ToString() + " seed " +
-               std::to_string(seed));
+// Options for `engine`: cuFFT at the planner's smooth sizes, the batched kernels at powers
+// of two (L5's 13x13 then runs on 16x16).
+FftConvOptions OptionsFor(const ConvShape& s, TransformEngine engine, ProductEngine product) {
   FftConvOptions options;
   options.transform = engine;
+  options.product = product;
   if (engine == TransformEngine::kBatchedKernels) {
     options.fft_h = NextPowerOfTwo(s.padded_h());
     options.fft_w = NextPowerOfTwo(s.padded_w());
   }
+  return options;
+}
+
+// Layer `index` (0 for L1) run with `options` against the GPU reference, all passes.
+void ExpectLayerMatchesReference(int index, const FftConvOptions& options) {
+  const ConvShape s = ConvnetBenchmarkLayers()[index];
+  const uint32_t seed = 100 + index;
+  SCOPED_TRACE("L" + std::to_string(index + 1) + " " + s.ToString() + " seed " +
+               std::to_string(seed));
   auto plan = CudaFftConvPlan::Create(s, options);
   ASSERT_TRUE(plan.ok()) << plan.status();
 
@@ -95,14 +96,37 @@ TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
                   .ok());
   const double backward_filter = RelativeError(got_gw, Download(ref, s.weight_elements()));
   const double bias_gradient = RelativeError(got_gb, Download(ref_gb, s.k));
-  std::printf("L%d %s (%s, %s): relative error forward %.2e, backward data %.2e, "
+  std::printf("L%d %s (%s, %s, %s): relative error forward %.2e, backward data %.2e, "
               "backward filter %.2e, bias gradient %.2e\n",
               index + 1, s.ToString().c_str(), plan->layout().ToString().c_str(),
-              plan->transform_name(), forward, backward_data, backward_filter, bias_gradient);
+              plan->transform_name(), plan->product_name(), forward, backward_data,
+              backward_filter, bias_gradient);
   EXPECT_LE(forward, kTolerance);
   EXPECT_LE(backward_data, kTolerance);
   EXPECT_LE(backward_filter, kTolerance);
   EXPECT_LE(bias_gradient, kTolerance);
+}
+
+// Each layer with each transform engine and CGEMM.
+class PaperLayerTest : public ::testing::TestWithParam<std::tuple<int, TransformEngine>> {};
+
+TEST_P(PaperLayerTest, AllPassesMatchTheGpuReference) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const int index = std::get<0>(GetParam());
+  ExpectLayerMatchesReference(
+      index, OptionsFor(ConvnetBenchmarkLayers()[index], std::get<1>(GetParam()),
+                        ProductEngine::kCgemm));
+}
+
+// L1 (3 input channels) is the layer the tuner gives the thin products, on map-major
+// spectra: 128x128 batched transforms and cuFFT at 128x128 too.
+TEST(PaperLayerThinTest, L1WithThinProductsMatchesTheGpuReference) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const ConvShape l1 = ConvnetBenchmarkLayers()[0];
+  ASSERT_LE(l1.c, kMaxThinChannels);
+  for (TransformEngine engine : {TransformEngine::kBatchedKernels, TransformEngine::kCufft}) {
+    ExpectLayerMatchesReference(0, OptionsFor(l1, engine, ProductEngine::kThin));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
