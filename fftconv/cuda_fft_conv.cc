@@ -57,6 +57,8 @@ absl::StatusOr<std::unique_ptr<MapTransform>> CreateMapTransform(TransformEngine
 
 }  // namespace
 
+enum class Pass { kForward, kBackwardData, kBackwardFilter };
+
 struct CudaFftConvPlan::Impl {
   explicit Impl(SpectralLayout l) : layout(std::move(l)) {}
 
@@ -115,7 +117,6 @@ struct CudaFftConvPlan::Impl {
                              int64_t stride_a, const cufftComplex* b, int64_t ldb,
                              int64_t stride_b, cufftComplex* c, int64_t ldc, int64_t stride_c,
                              MemorySpan ws, cudaStream_t stream) const {
-    NvtxRange range("fftconv.products");
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream));
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(
         cublasSetWorkspace(blas.get(), At(ws, blas_work_offset()), kCublasWorkspaceBytes));
@@ -127,6 +128,36 @@ struct CudaFftConvPlan::Impl {
         &one, a, static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b, &zero, c,
         static_cast<int>(ldc), stride_c, static_cast<int>(layout.bins())));
     return absl::OkStatus();
+  }
+
+  // The per-frequency products of a pass, with the plan's product engine:
+  //   kForward        Y (N x K) = X (N x C) W^H     lhs X^, rhs W^, out Y^
+  //   kBackwardData   GX (N x C) = GY (N x K) W     lhs GY^, rhs W^, out GX^
+  //   kBackwardFilter GW (K x C) = GY^H X           lhs GY^, rhs X^, out GW^
+  // cuBLAS sees our row-major matrices as their transposes (Y^T = conj(W) X^T, ...).
+  absl::Status Products(Pass pass, const cufftComplex* lhs, const cufftComplex* rhs,
+                        cufftComplex* out, MemorySpan ws, cudaStream_t stream) const {
+    NvtxRange range("fftconv.products");
+    const ConvShape& s = layout.shape();
+    if (thin()) {
+      const auto launch = pass == Pass::kForward        ? LaunchThinForwardProduct
+                          : pass == Pass::kBackwardData ? LaunchThinBackwardDataProduct
+                                                        : LaunchThinBackwardFilterProduct;
+      FFTRAIN_CUDA_RETURN_IF_ERROR(launch(ThinDims(), lhs, rhs, out, stream));
+      return absl::OkStatus();
+    }
+    switch (pass) {
+      case Pass::kForward:
+        return ProductPerBin(CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c, rhs, s.c, s.k * s.c, lhs,
+                             s.c, s.n * s.c, out, s.k, s.n * s.k, ws, stream);
+      case Pass::kBackwardData:
+        return ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_N, s.c, s.n, s.k, rhs, s.c, s.k * s.c, lhs,
+                             s.k, s.n * s.k, out, s.c, s.n * s.c, ws, stream);
+      case Pass::kBackwardFilter:
+        return ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_C, s.c, s.k, s.n, rhs, s.c, s.n * s.c, lhs,
+                             s.k, s.n * s.k, out, s.c, s.k * s.c, ws, stream);
+    }
+    return absl::InternalError("CudaFftConvPlan: unknown pass");
   }
 };
 
@@ -210,18 +241,9 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
                             : p.InputRegion(workspace);
   FFTRAIN_RETURN_IF_ERROR(
       p.input_maps->Forward(x, p.InputWindow(), x_hat, p.Scratch(workspace), stream));
-  const auto* w_hat = static_cast<const cufftComplex*>(spectra.weights.data);
-  if (p.thin()) {
-    NvtxRange products("fftconv.products");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinForwardProduct(
-        p.ThinDims(), x_hat, w_hat, p.OutputRegion(workspace), stream));
-  } else {
-    // Y (N x K) = X (N x C) W^H per bin; cuBLAS computes Y^T = conj(W) X^T.
-    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c, w_hat, s.c,
-                                            s.k * s.c, x_hat, s.c, s.n * s.c,
-                                            p.OutputRegion(workspace), s.k, s.n * s.k,
-                                            workspace, stream));
-  }
+  FFTRAIN_RETURN_IF_ERROR(p.Products(Pass::kForward, x_hat,
+                                     static_cast<const cufftComplex*>(spectra.weights.data),
+                                     p.OutputRegion(workspace), workspace, stream));
   return p.output_maps->InverseAndCrop(p.OutputRegion(workspace), p.OutputWindow(),
                                        p.InverseScale(), bias, s.k, y, p.Scratch(workspace),
                                        stream);
@@ -239,18 +261,9 @@ absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
   const Impl& p = *impl_;
   FFTRAIN_RETURN_IF_ERROR(p.output_maps->Forward(gy, p.OutputWindow(), p.OutputRegion(workspace),
                                                  p.Scratch(workspace), stream));
-  const auto* w_hat = static_cast<const cufftComplex*>(spectra.weights.data);
-  if (p.thin()) {
-    NvtxRange products("fftconv.products");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinBackwardDataProduct(
-        p.ThinDims(), p.OutputRegion(workspace), w_hat, p.InputRegion(workspace), stream));
-  } else {
-    // GX (N x C) = GY (N x K) W (K x C) per bin; cuBLAS computes GX^T = W^T GY^T.
-    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_N, s.c, s.n, s.k, w_hat, s.c,
-                                            s.k * s.c, p.OutputRegion(workspace), s.k,
-                                            s.n * s.k, p.InputRegion(workspace), s.c, s.n * s.c,
-                                            workspace, stream));
-  }
+  FFTRAIN_RETURN_IF_ERROR(p.Products(Pass::kBackwardData, p.OutputRegion(workspace),
+                                     static_cast<const cufftComplex*>(spectra.weights.data),
+                                     p.InputRegion(workspace), workspace, stream));
   return p.input_maps->InverseAndCrop(p.InputRegion(workspace), p.InputWindow(),
                                       p.InverseScale(), nullptr, 1, gx, p.Scratch(workspace),
                                       stream);
@@ -281,17 +294,8 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
                                                    p.OutputRegion(workspace),
                                                    p.Scratch(workspace), stream));
   }
-  if (p.thin()) {
-    NvtxRange products("fftconv.products");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchThinBackwardFilterProduct(
-        p.ThinDims(), p.OutputRegion(workspace), x_hat, p.FilterRegion(workspace), stream));
-  } else {
-    // GW (K x C) = GY^H (K x N) X (N x C) per bin; cuBLAS computes GW^T = X^T conj(GY).
-    FFTRAIN_RETURN_IF_ERROR(p.ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_C, s.c, s.k, s.n, x_hat, s.c,
-                                            s.n * s.c, p.OutputRegion(workspace), s.k,
-                                            s.n * s.k, p.FilterRegion(workspace), s.c,
-                                            s.k * s.c, workspace, stream));
-  }
+  FFTRAIN_RETURN_IF_ERROR(p.Products(Pass::kBackwardFilter, p.OutputRegion(workspace), x_hat,
+                                     p.FilterRegion(workspace), workspace, stream));
   FFTRAIN_RETURN_IF_ERROR(p.weight_maps->InverseAndCrop(p.FilterRegion(workspace),
                                                         p.WeightWindow(), p.InverseScale(),
                                                         nullptr, 1, gw, p.Scratch(workspace),

@@ -94,6 +94,17 @@ HostResults GpuReference(const ConvShape& s, DeviceStep& d) {
           Download(gw, s.weight_elements()), Download(gb, s.k)};
 }
 
+// n images of c square size x size maps to k maps, kernel x kernel, no padding.
+ConvShape SquareShape(int64_t n, int64_t c, int64_t k, int64_t size, int64_t kernel) {
+  ConvShape s;
+  s.n = n;
+  s.c = c;
+  s.k = k;
+  s.h = s.w = size;
+  s.kh = s.kw = kernel;
+  return s;
+}
+
 void ExpectClose(const HostResults& got, const HostResults& want, double tolerance,
                  double worst[4]) {
   const double errors[4] = {RelativeError(got.y, want.y), RelativeError(got.gx, want.gx),
@@ -103,6 +114,16 @@ void ExpectClose(const HostResults& got, const HostResults& want, double toleran
     EXPECT_LE(errors[p], tolerance) << names[p];
     worst[p] = std::max(worst[p], errors[p]);
   }
+}
+
+// One step of `plan` on seeded inputs, every pass against the GPU reference.
+void ExpectStepMatchesGpuReference(CudaFftConvPlan& plan, uint32_t seed) {
+  const ConvShape& s = plan.shape();
+  const HostTensors t = MakeTensors(s, seed);
+  DeviceStep d(plan, t);
+  RunStep(plan, d);
+  double worst[4] = {0, 0, 0, 0};
+  ExpectClose(d.Download(s), GpuReference(s, d), kTolerance, worst);
 }
 
 // Each transform engine on its own, at the sizes it takes: cuFFT at the planner's smooth
@@ -177,12 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
 // break a large one made before it (the kernels' shared-memory limit is per kernel).
 TEST(CudaFftConvTest, BatchedPlansOfDifferentSizesCoexist) {
   FFTRAIN_SKIP_WITHOUT_GPU();
-  ConvShape large;
-  large.n = 2;
-  large.c = 3;
-  large.k = 4;
-  large.h = large.w = 120;
-  large.kh = large.kw = 9;  // 128x128 transforms
+  const ConvShape large = SquareShape(2, 3, 4, 120, 9);  // 128x128 transforms
   ConvShape small = large;
   small.h = small.w = 30;  // 32x32
   FftConvOptions batched;
@@ -193,34 +209,19 @@ TEST(CudaFftConvTest, BatchedPlansOfDifferentSizesCoexist) {
   batched.fft_h = batched.fft_w = 32;
   auto second = CudaFftConvPlan::Create(small, batched);
   ASSERT_TRUE(second.ok()) << second.status();
-  const HostTensors t = MakeTensors(large, 55);
-  DeviceStep d(*first, t);
-  RunStep(*first, d);
-  const HostResults got = d.Download(large);
-  double worst[4] = {0, 0, 0, 0};
-  ExpectClose(got, GpuReference(large, d), kTolerance, worst);
+  ExpectStepMatchesGpuReference(*first, 55);
 }
 
 // 128x128 map-major transforms (one map a block) are beyond the sweep's sizes.
 TEST(CudaFftConvTest, ThinProductsAt128MatchTheReference) {
   FFTRAIN_SKIP_WITHOUT_GPU();
-  ConvShape s;
-  s.n = 3;
-  s.c = 3;
-  s.k = 5;
-  s.h = s.w = 120;
-  s.kh = s.kw = 9;
   FftConvOptions options;
   options.transform = TransformEngine::kBatchedKernels;
   options.product = ProductEngine::kThin;
   options.fft_h = options.fft_w = 128;
-  auto plan = CudaFftConvPlan::Create(s, options);
+  auto plan = CudaFftConvPlan::Create(SquareShape(3, 3, 5, 120, 9), options);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  const HostTensors t = MakeTensors(s, 66);
-  DeviceStep d(*plan, t);
-  RunStep(*plan, d);
-  double worst[4] = {0, 0, 0, 0};
-  ExpectClose(d.Download(s), GpuReference(s, d), kTolerance, worst);
+  ExpectStepMatchesGpuReference(*plan, 66);
 }
 
 TEST(CudaFftConvTest, ThinProductsRefuseManyInputChannels) {
@@ -323,12 +324,7 @@ TEST(CudaFftConvTest, SameInputsGiveBitwiseSameOutputs) {
 // transform engine and both spectrum orders.
 TEST(CudaFftConvTest, BiasGradientFromDcBinsCoversPartialBlocks) {
   FFTRAIN_SKIP_WITHOUT_GPU();
-  ConvShape s;
-  s.n = 19;
-  s.c = 2;
-  s.k = 70;
-  s.h = s.w = 9;
-  s.kh = s.kw = 3;
+  const ConvShape s = SquareShape(19, 2, 70, 9, 3);
   for (auto [engine, product] :
        {std::pair{TransformEngine::kCufft, ProductEngine::kCgemm},
         std::pair{TransformEngine::kBatchedKernels, ProductEngine::kCgemm},
