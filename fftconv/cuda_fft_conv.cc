@@ -67,13 +67,12 @@ struct CudaFftConvPlan::Impl {
   std::unique_ptr<MapTransform> input_maps, weight_maps, output_maps;
   CublasHandle blas;
   ProductEngine product = ProductEngine::kCgemm;  // never kAuto
-  SpectrumOrder order = SpectrumOrder::kBinMajor;  // map-major with kThin
   size_t transform_work_bytes = 0;
 
   bool thin() const { return product == ProductEngine::kThin; }
-  ThinProductDims ThinDims() const {
-    const ConvShape& s = layout.shape();
-    return {s.n, s.c, s.k, layout.bins()};
+  // The thin products read bins on threads; cuBLAS needs each bin's maps as a matrix.
+  SpectrumOrder order() const {
+    return thin() ? SpectrumOrder::kMapMajor : SpectrumOrder::kBinMajor;
   }
 
   size_t transform_work_offset() const { return layout.backend_offset(); }
@@ -143,7 +142,7 @@ struct CudaFftConvPlan::Impl {
       const auto launch = pass == Pass::kForward        ? LaunchThinForwardProduct
                           : pass == Pass::kBackwardData ? LaunchThinBackwardDataProduct
                                                         : LaunchThinBackwardFilterProduct;
-      FFTRAIN_CUDA_RETURN_IF_ERROR(launch(ThinDims(), lhs, rhs, out, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(launch({s.n, s.c, s.k, layout.bins()}, lhs, rhs, out, stream));
       return absl::OkStatus();
     }
     switch (pass) {
@@ -185,14 +184,13 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
   }
   auto impl = std::make_unique<Impl>(std::move(layout));
   impl->product = options.product == ProductEngine::kAuto ? ProductEngine::kCgemm : options.product;
-  impl->order = impl->thin() ? SpectrumOrder::kMapMajor : SpectrumOrder::kBinMajor;
   const SpectralLayout& l = impl->layout;
   const int64_t fh = l.fft_h(), fw = l.fft_w();
   for (auto [transform, maps] : {std::pair{&impl->input_maps, l.input_maps()},
                                  std::pair{&impl->weight_maps, l.weight_maps()},
                                  std::pair{&impl->output_maps, l.output_maps()}}) {
     FFTRAIN_ASSIGN_OR_RETURN(*transform,
-                             CreateMapTransform(options.transform, fh, fw, maps, impl->order));
+                             CreateMapTransform(options.transform, fh, fw, maps, impl->order()));
     impl->transform_work_bytes = std::max(impl->transform_work_bytes, (*transform)->WorkBytes());
   }
   FFTRAIN_ASSIGN_OR_RETURN(impl->blas, CublasHandle::Create());
@@ -203,13 +201,7 @@ const ConvShape& CudaFftConvPlan::shape() const { return impl_->layout.shape(); 
 const SpectralLayout& CudaFftConvPlan::layout() const { return impl_->layout; }
 size_t CudaFftConvPlan::WorkspaceBytes() const { return impl_->workspace_bytes(); }
 const char* CudaFftConvPlan::transform_name() const { return impl_->input_maps->name(); }
-const char* CudaFftConvPlan::product_name() const {
-  switch (impl_->product) {
-    case ProductEngine::kCgemm3m: return "cgemm3m";
-    case ProductEngine::kThin: return "thin";
-    default: return "cgemm";
-  }
-}
+const char* CudaFftConvPlan::product_name() const { return ProductEngineName(impl_->product); }
 
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
                                                MemorySpan workspace,
@@ -302,7 +294,7 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
                                                         stream));
   if (gb != nullptr) {
     // dL/dy's DC bins (bin 0 of each map) are its planes' sums.
-    const int64_t map_stride = p.order == SpectrumOrder::kMapMajor ? p.layout.bins() : 1;
+    const int64_t map_stride = p.order() == SpectrumOrder::kMapMajor ? p.layout.bins() : 1;
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBiasGradientFromDcBins(
         p.OutputRegion(workspace), map_stride, s.n, s.k, gb, stream));
   }

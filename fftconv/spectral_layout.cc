@@ -59,6 +59,14 @@ std::string SpectralLayout::ToString() const {
   return absl::StrFormat("fft %dx%d, %d bins", fft_h_, fft_w_, bins());
 }
 
+const char* ProductEngineName(ProductEngine product) {
+  switch (product) {
+    case ProductEngine::kCgemm3m: return "cgemm3m";
+    case ProductEngine::kThin: return "thin";
+    default: return "cgemm";
+  }
+}
+
 size_t AlignUp(size_t bytes, size_t alignment) {
   return (bytes + alignment - 1) / alignment * alignment;
 }

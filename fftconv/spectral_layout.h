@@ -36,6 +36,10 @@ enum class ProductEngine {
 };
 
 
+// "cgemm", "cgemm3m" or "thin" (kAuto names what it stands for, "cgemm"): the names the
+// plans report and the tuner's cache stores.
+const char* ProductEngineName(ProductEngine product);
+
 struct FftConvOptions {
   // Transform size per dimension. 0 picks the smallest 7-smooth size >= the padded
   // input; an explicit size must be at least the padded input.

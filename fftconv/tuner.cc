@@ -28,19 +28,12 @@ constexpr char kCacheHeader[] = "# fftrain tuner cache v1: device|shape|keep|cap
 const char* TransformName(TransformEngine e) {
   return e == TransformEngine::kBatchedKernels ? "batched" : "cufft";
 }
-const char* ProductName(ProductEngine p) {
-  switch (p) {
-    case ProductEngine::kCgemm3m: return "cgemm3m";
-    case ProductEngine::kThin: return "thin";
-    default: return "cgemm";
-  }
-}
 
 // The product named in a cache line; false for an unknown name.
 bool ParseProduct(const std::string& name, ProductEngine* p) {
   for (ProductEngine candidate :
        {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kThin}) {
-    if (name == ProductName(candidate)) {
+    if (name == ProductEngineName(candidate)) {
       *p = candidate;
       return true;
     }
@@ -98,7 +91,7 @@ FftConvOptions ConvMethod::ToOptions(bool keep_input_spectrum) const {
 
 std::string ConvMethod::ToString() const {
   return absl::StrFormat("%s %dx%d %s", TransformName(transform), fft_h, fft_w,
-                         ProductName(product));
+                         ProductEngineName(product));
 }
 
 std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
@@ -188,7 +181,7 @@ absl::Status ConvTuner::AppendToCache(const std::string& key, const ConvMethod& 
   std::ofstream out(options_.cache_path, std::ios::app);
   if (!exists) out << kCacheHeader << "\n";
   out << key << "|" << m.fft_h << " " << m.fft_w << " " << TransformName(m.transform) << " "
-      << ProductName(m.product) << " " << absl::StrFormat("%.4f", ms) << "\n";
+      << ProductEngineName(m.product) << " " << absl::StrFormat("%.4f", ms) << "\n";
   out.flush();
   if (!out) {
     return absl::InternalError(absl::StrCat("cannot write tuner cache ", options_.cache_path,
