@@ -18,6 +18,7 @@
 #include "fftconv/cuda/map_transform.h"
 #include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/thin_product_kernels.h"
+#include "fftconv/cuda_tiled_conv.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -67,6 +68,8 @@ struct CudaFftConvPlan::Impl {
   std::unique_ptr<MapTransform> input_maps, weight_maps, output_maps;
   CublasHandle blas;
   ProductEngine product = ProductEngine::kCgemm;  // never kAuto
+  // Set for tiled plans, which run everything through it; layout is then its tiles'.
+  std::unique_ptr<CudaTiledConv> tiled;
   size_t transform_work_bytes = 0;
 
   bool thin() const { return product == ProductEngine::kThin; }
@@ -104,10 +107,6 @@ struct CudaFftConvPlan::Impl {
   }
   MapWindow WeightWindow() const { return {layout.shape().kh, layout.shape().kw, 0, 0}; }
   MapWindow OutputWindow() const { return {layout.shape().out_h(), layout.shape().out_w(), 0, 0}; }
-
-  absl::Status CheckWorkspace(MemorySpan ws) const {
-    return CheckSpan(ws, workspace_bytes(), "workspace");
-  }
 
   // Per frequency bin, C_b = op(A_b) * op(B_b) (column-major, as cuBLAS sees our
   // row-major matrices), for all bins in one call.
@@ -167,6 +166,12 @@ CudaFftConvPlan::~CudaFftConvPlan() = default;
 
 absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
                                                         const FftConvOptions& options) {
+  if (options.tiled()) {
+    FFTRAIN_ASSIGN_OR_RETURN(CudaTiledConv tiled, CudaTiledConv::Create(shape, options));
+    auto impl = std::make_unique<Impl>(tiled.tile_plan().layout());
+    impl->tiled = std::make_unique<CudaTiledConv>(std::move(tiled));
+    return CudaFftConvPlan(std::move(impl));
+  }
   FFTRAIN_ASSIGN_OR_RETURN(SpectralLayout layout, SpectralLayout::Create(shape, options));
   if (layout.max_maps() > 0x7fffffff || layout.bins() > 0x7fffffff) {
     return absl::InvalidArgumentError(
@@ -197,19 +202,42 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
   return CudaFftConvPlan(std::move(impl));
 }
 
-const ConvShape& CudaFftConvPlan::shape() const { return impl_->layout.shape(); }
+const ConvShape& CudaFftConvPlan::shape() const {
+  return impl_->tiled ? impl_->tiled->tiling().shape() : impl_->layout.shape();
+}
 const SpectralLayout& CudaFftConvPlan::layout() const { return impl_->layout; }
-size_t CudaFftConvPlan::WorkspaceBytes() const { return impl_->workspace_bytes(); }
-const char* CudaFftConvPlan::transform_name() const { return impl_->input_maps->name(); }
-const char* CudaFftConvPlan::product_name() const { return ProductEngineName(impl_->product); }
+const ConvTiling* CudaFftConvPlan::tiling() const {
+  return impl_->tiled ? &impl_->tiled->tiling() : nullptr;
+}
+size_t CudaFftConvPlan::WorkspaceBytes() const {
+  return impl_->tiled ? impl_->tiled->WorkspaceBytes() : impl_->workspace_bytes();
+}
+const char* CudaFftConvPlan::transform_name() const {
+  return impl_->tiled ? impl_->tiled->tile_plan().transform_name() : impl_->input_maps->name();
+}
+const char* CudaFftConvPlan::product_name() const {
+  return impl_->tiled ? impl_->tiled->tile_plan().product_name()
+                      : ProductEngineName(impl_->product);
+}
+std::string CudaFftConvPlan::method_name() const {
+  std::string name = absl::StrCat(transform_name(), " ", layout().fft_h(), "x", layout().fft_w(),
+                                  " ", product_name());
+  if (tiling() != nullptr) absl::StrAppend(&name, " ", tiling()->ToString());
+  return name;
+}
+
+absl::Status CudaFftConvPlan::CheckWorkspace(MemorySpan workspace) const {
+  return CheckSpan(workspace, WorkspaceBytes(), "workspace");
+}
 
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
                                                MemorySpan workspace,
                                                CudaStreamHandle stream) {
   FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("TransformWeights", {{"w", w}}));
-  FFTRAIN_RETURN_IF_ERROR(impl_->CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
   FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
                                     "weight spectrum (LayerSpectra::weights)"));
+  if (impl_->tiled) return impl_->tiled->TransformWeights(w, spectra, workspace, stream);
   NvtxRange range("fftconv.transform_weights");
   const Impl& p = *impl_;
   return p.weight_maps->Forward(w, p.WeightWindow(),
@@ -225,6 +253,13 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
   FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
                                     "input spectrum (LayerSpectra::input)"));
   NvtxRange range("fftconv.forward");
+  if (impl_->tiled) {
+    FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"w", w}}));
+    FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
+    FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
+                                      "weight spectrum (LayerSpectra::weights)"));
+    return impl_->tiled->Forward(x, w, bias, y, spectra, workspace, stream);
+  }
   FFTRAIN_RETURN_IF_ERROR(TransformWeights(w, spectra, workspace, stream));
   const ConvShape& s = shape();
   const Impl& p = *impl_;
@@ -245,10 +280,11 @@ absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
                                            const LayerSpectra& spectra, MemorySpan workspace,
                                            CudaStreamHandle stream) {
   FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardData", {{"gy", gy}, {"gx", gx}}));
-  FFTRAIN_RETURN_IF_ERROR(impl_->CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
   FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
                                     "weight spectrum (LayerSpectra::weights)"));
   NvtxRange range("fftconv.backward_data");
+  if (impl_->tiled) return impl_->tiled->BackwardData(gy, gx, spectra, workspace, stream);
   const ConvShape& s = shape();
   const Impl& p = *impl_;
   FFTRAIN_RETURN_IF_ERROR(p.output_maps->Forward(gy, p.OutputWindow(), p.OutputRegion(workspace),
@@ -268,10 +304,13 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
   FFTRAIN_RETURN_IF_ERROR(
       CheckDevicePointers("BackwardFilter", {{"x", x}, {"gy", gy}, {"gw", gw}}));
   if (gb != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardFilter", {{"gb", gb}}));
-  FFTRAIN_RETURN_IF_ERROR(impl_->CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
   FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
                                     "input spectrum (LayerSpectra::input)"));
   NvtxRange range("fftconv.backward_filter");
+  if (impl_->tiled) {
+    return impl_->tiled->BackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace, stream);
+  }
   const ConvShape& s = shape();
   const Impl& p = *impl_;
   const cufftComplex* x_hat = p.InputRegion(workspace);

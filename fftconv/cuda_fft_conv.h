@@ -1,21 +1,25 @@
-// The paper's three passes on an NVIDIA GPU: cuFFT batched real transforms (work area
-// from our workspace), cuBLAS strided-batched CGEMM for the per-frequency products, and
-// small kernels for padding, cropping and bias. Plain C++ header: no CUDA includes.
+// The paper's three passes on an NVIDIA GPU: batched real transforms (our kernels, or
+// cuFFT with its work area in our workspace), per-frequency products (cuBLAS's
+// strided-batched CGEMM or CGEMM3M, or our thin kernels), on whole images or on
+// overlap-save tiles. Plain C++ header: no CUDA includes.
 #ifndef FFTRAIN_FFTCONV_CUDA_FFT_CONV_H_
 #define FFTRAIN_FFTCONV_CUDA_FFT_CONV_H_
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fftconv/conv_shape.h"
+#include "fftconv/conv_tiling.h"
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
 
-// One plan per layer shape, on the device current at Create. Same contract as
+// One plan per layer shape, on the device current at Create. With tiles in the options
+// it runs the overlap-save method (cuda_tiled_conv.h) behind the same interface. Same contract as
 // CpuFftConvPlan (see there for the step's call order), plus a stream per call: the
 // passes only enqueue work on it, never allocate and never synchronise. Tensors,
 // workspace and spectra are device memory. A plan may serve one stream at a time (its
@@ -28,15 +32,22 @@ class CudaFftConvPlan {
   CudaFftConvPlan& operator=(CudaFftConvPlan&&) noexcept;
   ~CudaFftConvPlan();
 
+  // The layer's shape, tiled or not.
   const ConvShape& shape() const;
+  // The spectra's layout; for a tiled plan, that of the N*T tile images (its shape is
+  // the tiles', and its transform size one tile's).
   const SpectralLayout& layout() const;
+  // The tiling of a tiled plan (FftConvOptions::tile_h, tile_w), else null.
+  const ConvTiling* tiling() const;
   // The layout's regions plus cuFFT's work area and cuBLAS's workspace.
   size_t WorkspaceBytes() const;
   size_t WeightSpectrumBytes() const { return layout().WeightSpectrumBytes(); }
   // The transform engine chosen: "cufft" or "batched".
   const char* transform_name() const;
-  // The product variant chosen: "cgemm" or "cgemm3m".
+  // The product variant chosen: "cgemm", "cgemm3m" or "thin".
   const char* product_name() const;
+  // "batched 16x16 cgemm", with " tiles 14x14 (4x4)" for a tiled plan.
+  std::string method_name() const;
   size_t InputSpectrumBytes() const { return layout().InputSpectrumBytes(); }
 
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,
@@ -53,6 +64,7 @@ class CudaFftConvPlan {
  private:
   struct Impl;
   explicit CudaFftConvPlan(std::unique_ptr<Impl> impl);
+  absl::Status CheckWorkspace(MemorySpan workspace) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -6,8 +6,7 @@
 #include <vector>
 
 #include "fftconv/cuda/gpu_test_util.h"
-#include "fftconv/gpu_reference_conv.h"
-#include "fftconv/reference_conv.h"
+#include "fftconv/cuda_plan_test_util.h"
 #include "fftconv/test_util.h"
 #include "fftconv/transform_size.h"
 #include "gmock/gmock.h"
@@ -17,114 +16,18 @@ namespace fftrain::fftconv {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::Download;
-using testing::Poisoned;
-using testing::RandomVector;
+using testing::CpuReference;
+using testing::DeviceStep;
+using testing::ExpectClose;
+using testing::ExpectStepMatchesGpuReference;
+using testing::GpuReference;
+using testing::HostResults;
+using testing::HostTensors;
+using testing::kTolerance;
+using testing::MakeTensors;
 using testing::RelativeError;
-using testing::Upload;
-
-// The bound for the sweep, as on the CPU (see cpu_fft_conv_test.cc): float32
-// transforms of at most ~100 points and per-bin sums of at most 16 terms.
-constexpr double kTolerance = 1e-5;
-
-using HostTensors = testing::StepInputs;
-using HostResults = testing::StepOutputs;
-
-HostTensors MakeTensors(const ConvShape& s, uint32_t seed) {
-  return testing::MakeStepInputs(s, seed);
-}
-
-// Device copies of the inputs, poisoned outputs, and the plan's memory.
-struct DeviceStep {
-  DeviceStep(const CudaFftConvPlan& plan, const HostTensors& t)
-      : x(Upload(t.x)), w(Upload(t.w)), bias(Upload(t.bias)), gy(Upload(t.gy)) {
-    const ConvShape& s = plan.shape();
-    y = Poisoned(s.output_elements());
-    gx = Poisoned(s.input_elements());
-    gw = Poisoned(s.weight_elements());
-    gb = Poisoned(s.k);
-    workspace = std::move(DeviceBuffer::Allocate(plan.WorkspaceBytes()).value());
-    weight_spectrum = std::move(DeviceBuffer::Allocate(plan.WeightSpectrumBytes()).value());
-    input_spectrum = std::move(DeviceBuffer::Allocate(plan.InputSpectrumBytes()).value());
-  }
-  LayerSpectra spectra() const { return {weight_spectrum.span(), input_spectrum.span()}; }
-  HostResults Download(const ConvShape& s) const {
-    return {testing::Download(y, s.output_elements()), testing::Download(gx, s.input_elements()),
-            testing::Download(gw, s.weight_elements()), testing::Download(gb, s.k)};
-  }
-
-  DeviceBuffer x, w, bias, gy, y, gx, gw, gb, workspace, weight_spectrum, input_spectrum;
-};
-
-// Forward, BackwardData, then BackwardFilter reusing GY^, as the trainer runs a step.
-void RunStep(CudaFftConvPlan& plan, DeviceStep& d) {
-  ASSERT_TRUE(plan.Forward(d.x.as<float>(), d.w.as<float>(), d.bias.as<float>(),
-                           d.y.as<float>(), d.spectra(), d.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(plan.BackwardData(d.gy.as<float>(), d.gx.as<float>(), d.spectra(),
-                                d.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(plan.BackwardFilter(d.x.as<float>(), d.gy.as<float>(), d.gw.as<float>(),
-                                  d.gb.as<float>(), d.spectra(),
-                                  GradOutputSpectrum::kFromBackwardData, d.workspace.span(),
-                                  nullptr)
-                  .ok());
-  // Results are read back with synchronous copies, which wait for this work.
-}
-
-HostResults CpuReference(const ConvShape& s, const HostTensors& t) {
-  return testing::ReferenceStep(s, t);
-}
-
-HostResults GpuReference(const ConvShape& s, DeviceStep& d) {
-  DeviceBuffer y = Poisoned(s.output_elements()), gx = Poisoned(s.input_elements()),
-               gw = Poisoned(s.weight_elements()), gb = Poisoned(s.k);
-  auto scratch = DeviceBuffer::Allocate(GpuReferenceBackwardFilterWorkspaceBytes(s));
-  EXPECT_TRUE(scratch.ok());
-  EXPECT_TRUE(GpuReferenceForward(s, d.x.as<float>(), d.w.as<float>(), d.bias.as<float>(),
-                                  y.as<float>(), nullptr)
-                  .ok());
-  EXPECT_TRUE(
-      GpuReferenceBackwardData(s, d.gy.as<float>(), d.w.as<float>(), gx.as<float>(), nullptr)
-          .ok());
-  EXPECT_TRUE(GpuReferenceBackwardFilter(s, d.x.as<float>(), d.gy.as<float>(), gw.as<float>(),
-                                         gb.as<float>(), scratch->span(), nullptr)
-                  .ok());
-  return {Download(y, s.output_elements()), Download(gx, s.input_elements()),
-          Download(gw, s.weight_elements()), Download(gb, s.k)};
-}
-
-// n images of c square size x size maps to k maps, kernel x kernel, no padding.
-ConvShape SquareShape(int64_t n, int64_t c, int64_t k, int64_t size, int64_t kernel) {
-  ConvShape s;
-  s.n = n;
-  s.c = c;
-  s.k = k;
-  s.h = s.w = size;
-  s.kh = s.kw = kernel;
-  return s;
-}
-
-void ExpectClose(const HostResults& got, const HostResults& want, double tolerance,
-                 double worst[4]) {
-  const double errors[4] = {RelativeError(got.y, want.y), RelativeError(got.gx, want.gx),
-                            RelativeError(got.gw, want.gw), RelativeError(got.gb, want.gb)};
-  const char* names[4] = {"forward", "backward data", "backward filter", "bias gradient"};
-  for (int p = 0; p < 4; ++p) {
-    EXPECT_LE(errors[p], tolerance) << names[p];
-    worst[p] = std::max(worst[p], errors[p]);
-  }
-}
-
-// One step of `plan` on seeded inputs, every pass against the GPU reference.
-void ExpectStepMatchesGpuReference(CudaFftConvPlan& plan, uint32_t seed) {
-  const ConvShape& s = plan.shape();
-  const HostTensors t = MakeTensors(s, seed);
-  DeviceStep d(plan, t);
-  RunStep(plan, d);
-  double worst[4] = {0, 0, 0, 0};
-  ExpectClose(d.Download(s), GpuReference(s, d), kTolerance, worst);
-}
+using testing::RunStep;
+using testing::SquareShape;
 
 // Each transform engine on its own, at the sizes it takes: cuFFT at the planner's smooth
 // sizes, the batched kernels at powers of two, and the default choice (mixed).

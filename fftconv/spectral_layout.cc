@@ -27,6 +27,12 @@ absl::StatusOr<int64_t> ChooseTransformSize(int64_t requested, int64_t padded,
 absl::StatusOr<SpectralLayout> SpectralLayout::Create(const ConvShape& shape,
                                                       const FftConvOptions& options) {
   FFTRAIN_RETURN_IF_ERROR(shape.Validate());
+  if (options.tiled()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FftConvOptions: tile_h=", options.tile_h, " tile_w=", options.tile_w,
+        " asks for overlap-save tiles, which only the CUDA backend runs; a layout (and the "
+        "CPU backend) describes whole images"));
+  }
   FFTRAIN_ASSIGN_OR_RETURN(int64_t fft_h,
                            ChooseTransformSize(options.fft_h, shape.padded_h(), "fft_h"));
   FFTRAIN_ASSIGN_OR_RETURN(int64_t fft_w,

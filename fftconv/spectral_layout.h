@@ -50,6 +50,12 @@ struct FftConvOptions {
   bool keep_input_spectrum = false;
   TransformEngine transform = TransformEngine::kAuto;
   ProductEngine product = ProductEngine::kAuto;
+  // Overlap-save tiling (fftconv/conv_tiling.h, CUDA backend): output rows and columns
+  // per tile, 0 for the whole extent; both 0 (the default) transforms whole images. With
+  // tiles, fft_h and fft_w size one tile's transform (its input tile, tile + kernel - 1).
+  int64_t tile_h = 0;
+  int64_t tile_w = 0;
+  bool tiled() const { return tile_h != 0 || tile_w != 0; }
 };
 
 // A caller-owned block of memory (host memory on CPU, device memory on GPU).

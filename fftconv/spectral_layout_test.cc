@@ -69,6 +69,16 @@ TEST(SpectralLayoutTest, ExplicitTransformSizes) {
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("fft_h=12"));
 }
 
+// Tiles are the CUDA plan's (it makes a layout for the tiles' layer); a layout, and so the
+// CPU backend, takes whole images and says so.
+TEST(SpectralLayoutTest, RefusesTiledOptions) {
+  FftConvOptions options;
+  options.tile_h = 4;
+  const auto layout = SpectralLayout::Create(Shape(), options);
+  EXPECT_EQ(layout.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(layout.status().message()), HasSubstr("only the CUDA backend"));
+}
+
 TEST(SpectralLayoutTest, CheckSpanNamesTheProblem) {
   alignas(256) static char buffer[1024];
   EXPECT_TRUE(CheckSpan({buffer, 1024}, 1000, "workspace").ok());

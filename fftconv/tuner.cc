@@ -17,13 +17,17 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
+#include "fftconv/conv_tiling.h"
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/transform_size.h"
 
 namespace fftrain::fftconv {
 namespace {
 
-constexpr char kCacheHeader[] = "# fftrain tuner cache v1: device|shape|keep|cap|fft_h fft_w transform product ms";
+// v2 added the tiles; v1 lines (no tiles: whole images) are still read.
+constexpr char kCacheHeader[] =
+    "# fftrain tuner cache v2: device|shape|keep|cap|fft_h fft_w transform product tile_h "
+    "tile_w ms";
 
 const char* TransformName(TransformEngine e) {
   return e == TransformEngine::kBatchedKernels ? "batched" : "cufft";
@@ -77,6 +81,17 @@ double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOption
   return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + 4e-6;
 }
 
+// A training step's tile copies: input tiles gathered twice (forward, backward filter),
+// output tiles scattered once, dL/dy cut once (backward data; backward filter reuses its
+// spectrum), input-tile gradients overlap-added once. Each reads one side, writes the other.
+double TileCopySeconds(const ConvTiling& t, const TunerOptions& o) {
+  const ConvShape& s = t.shape();
+  const ConvShape tiles = t.TileShape();
+  const double input = 4.0 * (s.input_elements() + tiles.input_elements());
+  const double output = 4.0 * (s.output_elements() + tiles.output_elements());
+  return (3 * input + 2 * output) / o.peak_bytes_per_second + 5 * 4e-6;
+}
+
 }  // namespace
 
 FftConvOptions ConvMethod::ToOptions(bool keep_input_spectrum) const {
@@ -86,12 +101,16 @@ FftConvOptions ConvMethod::ToOptions(bool keep_input_spectrum) const {
   options.transform = transform;
   options.product = product;
   options.keep_input_spectrum = keep_input_spectrum;
+  options.tile_h = tile_h;
+  options.tile_w = tile_w;
   return options;
 }
 
 std::string ConvMethod::ToString() const {
-  return absl::StrFormat("%s %dx%d %s", TransformName(transform), fft_h, fft_w,
-                         ProductEngineName(product));
+  std::string name = absl::StrFormat("%s %dx%d %s", TransformName(transform), fft_h, fft_w,
+                                     ProductEngineName(product));
+  if (tiled()) absl::StrAppendFormat(&name, " tiles %dx%d", tile_h, tile_w);
+  return name;
 }
 
 std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
@@ -109,11 +128,48 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
       methods.push_back({pow2_h, pow2_w, TransformEngine::kBatchedKernels, product});
     }
   }
+  int sizes = 0;
+  for (int64_t f = kBatchedFftMaxSide; f >= 8 && sizes < kMaxTiledSizes; f /= 2) {
+    const int64_t tile_h = f - s.kh + 1, tile_w = f - s.kw + 1;
+    if (tile_h < s.kh || tile_w < s.kw) break;  // smaller sizes only shrink the tiles more
+    const bool cut_h = tile_h < s.out_h(), cut_w = tile_w < s.out_w();
+    if (!cut_h && !cut_w) continue;  // one tile holds the whole output: no tiling
+    ++sizes;
+    for (ProductEngine product : products) {
+      methods.push_back({f, f, TransformEngine::kBatchedKernels, product, cut_h ? tile_h : 0,
+                         cut_w ? tile_w : 0});
+    }
+  }
   return methods;
+}
+
+absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const ConvMethod& method,
+                                              bool keep_input_spectrum) {
+  ConvMethod whole = method;
+  whole.tile_h = whole.tile_w = 0;
+  if (!method.tiled()) {
+    FFTRAIN_ASSIGN_OR_RETURN(SpectralLayout layout,
+                             SpectralLayout::Create(shape, whole.ToOptions(keep_input_spectrum)));
+    return layout.backend_offset();
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(ConvTiling tiling,
+                           ConvTiling::Create(shape, method.tile_h, method.tile_w));
+  FFTRAIN_ASSIGN_OR_RETURN(size_t tiles_workspace,
+                           EstimateWorkspaceBytes(tiling.TileShape(), whole, keep_input_spectrum));
+  return AlignUp(tiles_workspace) + AlignUp(tiling.TiledInputBytes()) +
+         AlignUp(tiling.TiledOutputBytes());
 }
 
 double EstimateMethodMilliseconds(const ConvShape& s, const ConvMethod& m,
                                   const TunerOptions& o) {
+  if (m.tiled()) {
+    auto tiling = ConvTiling::Create(s, m.tile_h, m.tile_w);
+    if (!tiling.ok()) return std::numeric_limits<double>::infinity();
+    ConvMethod whole = m;
+    whole.tile_h = whole.tile_w = 0;
+    return EstimateMethodMilliseconds(tiling->TileShape(), whole, o) +
+           1e3 * TileCopySeconds(*tiling, o);
+  }
   const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
   const int64_t in = s.h * s.w, out = s.out_h() * s.out_w(), kernel = s.kh * s.kw;
   const double product = ProductSeconds(s, m, o);
@@ -162,9 +218,13 @@ absl::Status ConvTuner::LoadCache() {
     if (parts.size() == 5) fields = absl::StrSplit(parts[4], ' ', absl::SkipEmpty());
     ConvMethod m;
     double ms = 0;
-    if (fields.size() != 5 || !absl::SimpleAtoi(fields[0], &m.fft_h) ||
-        !absl::SimpleAtoi(fields[1], &m.fft_w) || !absl::SimpleAtod(fields[4], &ms) ||
-        (fields[2] != "cufft" && fields[2] != "batched") || !ParseProduct(fields[3], &m.product)) {
+    // v1: fft_h fft_w transform product ms; v2 inserts tile_h tile_w before ms.
+    const bool v2 = fields.size() == 7;
+    if ((fields.size() != 5 && !v2) || !absl::SimpleAtoi(fields[0], &m.fft_h) ||
+        !absl::SimpleAtoi(fields[1], &m.fft_w) || !absl::SimpleAtod(fields.back(), &ms) ||
+        (fields[2] != "cufft" && fields[2] != "batched") || !ParseProduct(fields[3], &m.product) ||
+        (v2 && (!absl::SimpleAtoi(fields[4], &m.tile_h) ||
+                !absl::SimpleAtoi(fields[5], &m.tile_w) || m.tile_h < 0 || m.tile_w < 0))) {
       return absl::DataLossError(absl::StrCat("tuner cache ", options_.cache_path, " line ",
                                               number, " is malformed: '", line,
                                               "'; delete the file to start afresh"));
@@ -181,7 +241,8 @@ absl::Status ConvTuner::AppendToCache(const std::string& key, const ConvMethod& 
   std::ofstream out(options_.cache_path, std::ios::app);
   if (!exists) out << kCacheHeader << "\n";
   out << key << "|" << m.fft_h << " " << m.fft_w << " " << TransformName(m.transform) << " "
-      << ProductEngineName(m.product) << " " << absl::StrFormat("%.4f", ms) << "\n";
+      << ProductEngineName(m.product) << " " << m.tile_h << " " << m.tile_w << " "
+      << absl::StrFormat("%.4f", ms) << "\n";
   out.flush();
   if (!out) {
     return absl::InternalError(absl::StrCat("cannot write tuner cache ", options_.cache_path,
@@ -249,9 +310,7 @@ absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
       FFTRAIN_ASSIGN_OR_RETURN(timing.milliseconds,
                                MeasureStep(shape, m, keep, stream, &timing.workspace_bytes));
     } else {
-      FFTRAIN_ASSIGN_OR_RETURN(SpectralLayout layout,
-                               SpectralLayout::Create(shape, m.ToOptions(keep)));
-      timing.workspace_bytes = layout.backend_offset();
+      FFTRAIN_ASSIGN_OR_RETURN(timing.workspace_bytes, EstimateWorkspaceBytes(shape, m, keep));
       timing.milliseconds =
           options_.workspace_cap > 0 && timing.workspace_bytes > options_.workspace_cap
               ? std::numeric_limits<double>::infinity()

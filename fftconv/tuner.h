@@ -1,8 +1,9 @@
-// Per-shape choice of how to run a convolution on the GPU: transform size (the smooth
-// size or the next power of two), transform engine (cuFFT or our batched kernels) and
-// product variant (CGEMM, CGEMM3M, or the thin products where C <= kMaxThinChannels). Measures every candidate once, or ranks them by a
-// cost model alone, under an optional workspace cap; caches the winner in memory and
-// optionally on disk.
+// Per-shape choice of how to run a convolution on the GPU: whole images or overlap-save
+// tiles (conv_tiling.h), transform size (the smooth size or the next power of two),
+// transform engine (cuFFT or our batched kernels) and product variant (CGEMM, CGEMM3M, or
+// the thin products where C <= kMaxThinChannels). Measures every candidate once, or ranks
+// them by a cost model alone, under an optional workspace cap; caches the winner in
+// memory and optionally on disk.
 #ifndef FFTRAIN_FFTCONV_TUNER_H_
 #define FFTRAIN_FFTCONV_TUNER_H_
 
@@ -24,13 +25,18 @@ struct ConvMethod {
   int64_t fft_w = 0;
   TransformEngine transform = TransformEngine::kCufft;
   ProductEngine product = ProductEngine::kCgemm;
+  // Output tile (FftConvOptions::tile_h, tile_w); both 0 for whole images, and then
+  // fft_h x fft_w is the image's transform, else one tile's.
+  int64_t tile_h = 0;
+  int64_t tile_w = 0;
 
+  bool tiled() const { return tile_h != 0 || tile_w != 0; }
   FftConvOptions ToOptions(bool keep_input_spectrum) const;
-  // "batched 32x32 cgemm".
+  // "batched 32x32 cgemm", or "batched 16x16 cgemm tiles 14x14" (0 for a whole extent).
   std::string ToString() const;
   friend bool operator==(const ConvMethod& a, const ConvMethod& b) {
     return a.fft_h == b.fft_h && a.fft_w == b.fft_w && a.transform == b.transform &&
-           a.product == b.product;
+           a.product == b.product && a.tile_h == b.tile_h && a.tile_w == b.tile_w;
   }
 };
 
@@ -64,12 +70,23 @@ struct TunedConv {
   bool from_cache = false;
 };
 
-// Every method the tuner may pick for `shape`.
+// Every method the tuner may pick for `shape`. Whole images: cuFFT at the smooth and the
+// power-of-two size, our batched kernels at the power of two where they take it. Tiled,
+// where a tile's transform is smaller than the whole image's: batched kernels at the
+// (up to kMaxTiledSizes) largest powers of two below it whose output tile is at least the
+// kernel's size, so that overlap costs less than half a tile.
+inline constexpr int kMaxTiledSizes = 3;
 std::vector<ConvMethod> CandidateMethods(const ConvShape& shape);
+
+// The workspace `method` needs for `shape`, from the layouts alone (the cost-model mode's
+// figure; a plan adds its libraries' work areas).
+absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const ConvMethod& method,
+                                              bool keep_input_spectrum);
 
 // The cost model's milliseconds for one training step with `method`: for each pass, the
 // larger of its flops over peak_flops and its device-memory bytes over the bandwidth,
-// counting the padding and cropping passes cuFFT needs and our batched kernels fuse.
+// counting the padding and cropping passes cuFFT needs and our batched kernels fuse, and
+// for tiled methods the tiles' layer plus the tile gathers, scatters and overlap-adds.
 double EstimateMethodMilliseconds(const ConvShape& shape, const ConvMethod& method,
                                   const TunerOptions& options);
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "fftconv/cost_model.h"
 #include "fftconv/cuda/gpu_test_util.h"
@@ -25,22 +26,66 @@ ConvShape Shape(int64_t size, int64_t kernel) {
 
 TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
   // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16, each with the
-  // three product variants (C = 8 admits the thin products).
+  // three product variants (C = 8 admits the thin products); and tiles of 6 (2x2 of
+  // them) in 8x8 transforms.
   const auto odd = CandidateMethods(Shape(13, 3));
-  EXPECT_EQ(odd.size(), 9u);
-  // 32 is both: cuFFT and batched at 32.
+  EXPECT_EQ(odd.size(), 9u + 3u);
+  // 32 is both: cuFFT and batched at 32; tiles of 12 in 16x16 (8x8 would give tiles of
+  // 4, smaller than the 5x5 kernel).
   const auto even = CandidateMethods(Shape(32, 5));
-  EXPECT_EQ(even.size(), 6u);
+  EXPECT_EQ(even.size(), 6u + 3u);
   // One channel more than the thin products take: CGEMM and CGEMM3M only.
   ConvShape wide = Shape(32, 5);
   wide.c = kMaxThinChannels + 1;
   const auto no_thin = CandidateMethods(wide);
-  EXPECT_EQ(no_thin.size(), 4u);
+  EXPECT_EQ(no_thin.size(), 4u + 2u);
   for (const ConvMethod& m : no_thin) EXPECT_NE(m.product, ProductEngine::kThin);
-  // 200 > 128: no batched kernel.
+  // 200 > 128: no batched kernel on whole images.
   for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {
-    EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
+    if (!m.tiled()) EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
   }
+}
+
+TEST(TunerTest, TiledCandidatesUseSmallerBatchedTransforms) {
+  // 56x56 with 3x3 (54x54 out): tiles of 30, 14 and 6 in 32, 16 and 8-point transforms;
+  // 64 would hold the whole output in one tile.
+  std::vector<int64_t> tiles;
+  for (const ConvMethod& m : CandidateMethods(Shape(56, 3))) {
+    if (!m.tiled()) continue;
+    EXPECT_EQ(m.transform, TransformEngine::kBatchedKernels);
+    EXPECT_EQ(m.tile_h, m.fft_h - 2) << m.ToString();
+    EXPECT_EQ(m.tile_w, m.tile_h);
+    if (m.product == ProductEngine::kCgemm) tiles.push_back(m.tile_h);
+    // Each is a plan the CPU-side layouts accept.
+    EXPECT_TRUE(EstimateWorkspaceBytes(Shape(56, 3), m, false).ok()) << m.ToString();
+  }
+  EXPECT_EQ(tiles, (std::vector<int64_t>{30, 14, 6}));
+  // A tall narrow image is cut in one dimension only (0: the whole width).
+  ConvShape tall = Shape(56, 3);
+  tall.w = 20;
+  for (const ConvMethod& m : CandidateMethods(tall)) {
+    if (m.tiled() && m.fft_h == 32) EXPECT_EQ(m.tile_w, 0) << m.ToString();
+  }
+  EXPECT_EQ(ConvMethod({16, 16, TransformEngine::kBatchedKernels, ProductEngine::kCgemm, 14, 0})
+                .ToString(),
+            "batched 16x16 cgemm tiles 14x0");
+}
+
+TEST(TunerTest, CostModelPrefersSmallTilesOnLargeImagesWithSmallKernels) {
+  TunerOptions options;
+  const ConvShape s = Shape(256, 5);  // 252x252 out: 9x9 tiles of 28 fill it exactly
+  const double whole =
+      EstimateMethodMilliseconds(s, {256, 256, TransformEngine::kCufft, ProductEngine::kCgemm},
+                                 options);
+  const double tiled = EstimateMethodMilliseconds(
+      s, {32, 32, TransformEngine::kBatchedKernels, ProductEngine::kCgemm, 28, 28}, options);
+  EXPECT_LT(tiled, whole);
+  // The tiles' workspace: their layout plus the tiled input (16*81 images of 8 32x32 maps)
+  // and output (of 12 28x28 maps).
+  auto bytes = EstimateWorkspaceBytes(
+      s, {32, 32, TransformEngine::kBatchedKernels, ProductEngine::kCgemm, 28, 28}, false);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_GT(*bytes, 4u * 16 * 81 * (8 * 32 * 32 + 12 * 28 * 28));
 }
 
 TEST(TunerTest, CostModelPrefersFusedTransformsAndSmallerSizes) {
@@ -81,9 +126,9 @@ TEST(TunerTest, WorkspaceCapRestrictsTheChoice) {
   ASSERT_TRUE(capped_tuner.ok());
   auto capped = capped_tuner->Tune(s, false, nullptr);
   ASSERT_TRUE(capped.ok());
-  auto layout = SpectralLayout::Create(s, capped->method.ToOptions(false));
-  ASSERT_TRUE(layout.ok());
-  EXPECT_LE(layout->backend_offset(), smallest);
+  auto capped_bytes = EstimateWorkspaceBytes(s, capped->method, false);
+  ASSERT_TRUE(capped_bytes.ok());
+  EXPECT_LE(*capped_bytes, smallest);
   options.workspace_cap = smallest - 1;
   auto none_tuner = ConvTuner::Create(options);
   ASSERT_TRUE(none_tuner.ok());
@@ -124,6 +169,33 @@ TEST(TunerTest, CacheOnDiskIsReusedAndMalformedLinesAreRefused) {
   auto broken = ConvTuner::Create(options);
   EXPECT_EQ(broken.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(broken.status().message()), HasSubstr("line 4"));
+}
+
+// Lines name tiles since v2; v1 lines (whole images, no tile fields) still load.
+TEST(TunerTest, CacheKeepsTilesAndReadsVersionOneLines) {
+  TunerOptions options;
+  options.mode = TuningMode::kCostModel;
+  options.cache_path = ::testing::TempDir() + "tuner_cache_v2.txt";
+  std::remove(options.cache_path.c_str());
+  const ConvShape tiled_shape = Shape(56, 3), old_shape = Shape(21, 5);
+  std::ofstream(options.cache_path)
+      << "# fftrain tuner cache v1: device|shape|keep|cap|fft_h fft_w transform product ms\n"
+      << "cost model|16,8,21,21,12,5,5,0,0|0|0|32 32 batched cgemm3m 0.5\n"
+      << "cost model|16,8,56,56,12,3,3,0,0|0|0|16 16 batched thin 14 14 0.25\n";
+  auto tuner = ConvTuner::Create(options);
+  ASSERT_TRUE(tuner.ok()) << tuner.status();
+  auto old = tuner->Tune(old_shape, false, nullptr);
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->from_cache);
+  EXPECT_EQ(old->method.ToString(), "batched 32x32 cgemm3m");
+  auto tiled = tuner->Tune(tiled_shape, false, nullptr);
+  ASSERT_TRUE(tiled.ok());
+  EXPECT_TRUE(tiled->from_cache);
+  EXPECT_EQ(tiled->method.ToString(), "batched 16x16 thin tiles 14x14");
+
+  std::ofstream(options.cache_path, std::ios::app)
+      << "cost model|16,8,9,9,12,3,3,0,0|0|0|16 16 batched thin -1 14 0.25\n";
+  EXPECT_THAT(std::string(ConvTuner::Create(options).status().message()), HasSubstr("line 4"));
 }
 
 TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {

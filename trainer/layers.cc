@@ -8,6 +8,19 @@
 #include "fftconv/cost_model.h"
 
 namespace fftrain::trainer {
+
+fftconv::ConvShape ConvShapeOf(const LayerSpec& spec, const TensorShape& input, int64_t batch) {
+  fftconv::ConvShape s;
+  s.n = batch;
+  s.c = input.c;
+  s.h = input.h;
+  s.w = input.w;
+  s.k = spec.maps;
+  s.kh = s.kw = spec.kernel;
+  s.pad_h = s.pad_w = spec.padding;
+  return s;
+}
+
 namespace {
 
 // He/Kaiming initialisation: weights ~ N(0, 2 / fan_in), which keeps the variance of
@@ -39,7 +52,8 @@ class ConvLayer : public Layer {
   std::string method() const override { return engine_->method(); }
 
   double PaperMemoryBytes() const override {
-    auto cost = fftconv::EstimateCost(engine_->layout().shape());
+    // The layer's own shape: a tiled engine's layout describes its tiles.
+    auto cost = fftconv::EstimateCost(ConvShapeOf(spec(), input_shape(), batch()));
     return cost.ok() ? cost->paper_memory_bytes : 0.0;
   }
 
@@ -143,17 +157,6 @@ class LinearLayer : public Layer {
 
 std::string Layer::name() const { return absl::StrCat("layer ", spec_.index, " '", spec_.text, "'"); }
 
-fftconv::ConvShape ConvShapeOf(const LayerSpec& spec, const TensorShape& input, int64_t batch) {
-  fftconv::ConvShape s;
-  s.n = batch;
-  s.c = input.c;
-  s.h = input.h;
-  s.w = input.w;
-  s.k = spec.maps;
-  s.kh = s.kw = spec.kernel;
-  s.pad_h = s.pad_w = spec.padding;
-  return s;
-}
 
 absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const LayerSpec& spec,
                                                    const TensorShape& input,

@@ -55,6 +55,8 @@ def all_layers():
     layers.append(("S64k9", valid_conv(64, 96, 64, 256, 9)))
     layers.append(("K31", valid_conv(32, 128, 64, 128, 31)))
     layers.append(("R56k3", valid_conv(128, 64, 56, 64, 3)))
+    # Beyond the list: a large image with a small kernel (tiled FFT convolution).
+    layers.append(("T256k5", valid_conv(16, 64, 256, 64, 5)))
     return layers
 
 

@@ -52,10 +52,7 @@ class CudaConvEngine final : public ConvEngine {
       : ordinal_(ordinal), stream_(stream), plan_(std::move(plan)) {}
 
   const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
-  std::string method() const override {
-    return absl::StrCat(plan_.transform_name(), " ", plan_.layout().fft_h(), "x",
-                        plan_.layout().fft_w(), " ", plan_.product_name());
-  }
+  std::string method() const override { return plan_.method_name(); }
   size_t WorkspaceBytes() const override { return plan_.WorkspaceBytes(); }
   size_t WeightSpectrumBytes() const override { return plan_.WeightSpectrumBytes(); }
   size_t InputSpectrumBytes() const override { return plan_.InputSpectrumBytes(); }

@@ -1,0 +1,148 @@
+#include "fftconv/cuda/tile_kernels.h"
+
+#include <climits>
+#include <initializer_list>
+
+namespace fftrain::fftconv {
+namespace {
+
+constexpr int kThreads = 256;
+
+// One block per destination plane, so the per-element index math stays in 32 bits within
+// a plane and only the plane's base is 64-bit.
+bool Launchable(int64_t planes, std::initializer_list<int64_t> plane_sizes) {
+  if (planes <= 0 || planes > INT_MAX) return false;
+  for (int64_t size : plane_sizes) {
+    if (size <= 0 || size > INT_MAX) return false;
+  }
+  return true;
+}
+
+__global__ void GatherInputTilesKernel(const float* __restrict__ x, TileDims d,
+                                       float* __restrict__ tiles) {
+  const int64_t plane = blockIdx.x;  // (i*T + t)*C + c
+  const int64_t c = plane % d.c;
+  const int64_t image_tile = plane / d.c;
+  const int64_t t = image_tile % (d.tiles_y * d.tiles_x);
+  const int64_t i = image_tile / (d.tiles_y * d.tiles_x);
+  const int top = static_cast<int>((t / d.tiles_x) * d.tile_h - d.pad_h);
+  const int left = static_cast<int>((t % d.tiles_x) * d.tile_w - d.pad_w);
+  const int h = static_cast<int>(d.h), w = static_cast<int>(d.w);
+  const int cols = static_cast<int>(d.in_tile_w);
+  const int size = static_cast<int>(d.in_tile_h) * cols;
+  const float* src = x + (i * d.c + c) * d.h * d.w;
+  float* dst = tiles + plane * size;
+  for (int e = threadIdx.x; e < size; e += blockDim.x) {
+    const int r = e / cols, q = e - r * cols;
+    const int yy = top + r, xx = left + q;
+    dst[e] = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? src[yy * w + xx] : 0.0f;
+  }
+}
+
+__global__ void GatherOutputTilesKernel(const float* __restrict__ gy, TileDims d,
+                                        float* __restrict__ tiles) {
+  const int64_t plane = blockIdx.x;  // (i*T + t)*K + k
+  const int64_t k = plane % d.k;
+  const int64_t image_tile = plane / d.k;
+  const int64_t t = image_tile % (d.tiles_y * d.tiles_x);
+  const int64_t i = image_tile / (d.tiles_y * d.tiles_x);
+  const int top = static_cast<int>((t / d.tiles_x) * d.tile_h);
+  const int left = static_cast<int>((t % d.tiles_x) * d.tile_w);
+  const int out_h = static_cast<int>(d.out_h), out_w = static_cast<int>(d.out_w);
+  const int cols = static_cast<int>(d.tile_w);
+  const int size = static_cast<int>(d.tile_h) * cols;
+  const float* src = gy + (i * d.k + k) * d.out_h * d.out_w;
+  float* dst = tiles + plane * size;
+  for (int e = threadIdx.x; e < size; e += blockDim.x) {
+    const int r = e / cols, q = e - r * cols;
+    const int oy = top + r, ox = left + q;
+    dst[e] = (oy < out_h && ox < out_w) ? src[oy * out_w + ox] : 0.0f;
+  }
+}
+
+__global__ void ScatterOutputTilesKernel(const float* __restrict__ tiles, TileDims d,
+                                         float* __restrict__ y) {
+  const int64_t plane = blockIdx.x;  // i*K + k
+  const int64_t k = plane % d.k;
+  const int64_t i = plane / d.k;
+  const int tile_h = static_cast<int>(d.tile_h), tile_w = static_cast<int>(d.tile_w);
+  const int tile_size = tile_h * tile_w;
+  const int out_w = static_cast<int>(d.out_w);
+  const int size = static_cast<int>(d.out_h) * out_w;
+  const int64_t tiles_per_image = d.tiles_y * d.tiles_x;
+  float* dst = y + plane * size;
+  for (int e = threadIdx.x; e < size; e += blockDim.x) {
+    const int oy = e / out_w, ox = e - oy * out_w;
+    const int ty = oy / tile_h, tx = ox / tile_w;
+    const int64_t tile_plane = (i * tiles_per_image + ty * d.tiles_x + tx) * d.k + k;
+    dst[e] = tiles[tile_plane * tile_size + (oy - ty * tile_h) * tile_w + (ox - tx * tile_w)];
+  }
+}
+
+__global__ void OverlapAddInputTilesKernel(const float* __restrict__ tiles, TileDims d,
+                                           float* __restrict__ gx) {
+  const int64_t plane = blockIdx.x;  // i*C + c
+  const int64_t c = plane % d.c;
+  const int64_t i = plane / d.c;
+  const int tile_h = static_cast<int>(d.tile_h), tile_w = static_cast<int>(d.tile_w);
+  const int in_h = static_cast<int>(d.in_tile_h), in_w = static_cast<int>(d.in_tile_w);
+  const int tiles_y = static_cast<int>(d.tiles_y), tiles_x = static_cast<int>(d.tiles_x);
+  const int w = static_cast<int>(d.w);
+  const int size = static_cast<int>(d.h) * w;
+  const int64_t first_tile = i * d.tiles_y * d.tiles_x;
+  float* dst = gx + plane * size;
+  for (int e = threadIdx.x; e < size; e += blockDim.x) {
+    const int yy = e / w, xx = e - yy * w;
+    const int py = yy + static_cast<int>(d.pad_h), px = xx + static_cast<int>(d.pad_w);
+    // Tile ty covers padded rows [ty*tile_h, ty*tile_h + in_h).
+    const int ty_first = py >= in_h ? (py - in_h) / tile_h + 1 : 0;
+    const int ty_last = min(py / tile_h, tiles_y - 1);
+    const int tx_first = px >= in_w ? (px - in_w) / tile_w + 1 : 0;
+    const int tx_last = min(px / tile_w, tiles_x - 1);
+    float sum = 0.0f;
+    for (int ty = ty_first; ty <= ty_last; ++ty) {
+      for (int tx = tx_first; tx <= tx_last; ++tx) {
+        const int64_t tile_plane = (first_tile + ty * tiles_x + tx) * d.c + c;
+        sum += tiles[tile_plane * in_h * in_w + (py - ty * tile_h) * in_w + (px - tx * tile_w)];
+      }
+    }
+    dst[e] = sum;
+  }
+}
+
+}  // namespace
+
+cudaError_t LaunchGatherInputTiles(const float* x, const TileDims& d, float* tiles,
+                                   cudaStream_t stream) {
+  const int64_t planes = d.n * d.tiles_y * d.tiles_x * d.c;
+  if (!Launchable(planes, {d.h * d.w, d.in_tile_h * d.in_tile_w})) return cudaErrorInvalidValue;
+  GatherInputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(x, d, tiles);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchGatherOutputTiles(const float* gy, const TileDims& d, float* tiles,
+                                    cudaStream_t stream) {
+  const int64_t planes = d.n * d.tiles_y * d.tiles_x * d.k;
+  if (!Launchable(planes, {d.out_h * d.out_w, d.tile_h * d.tile_w})) return cudaErrorInvalidValue;
+  GatherOutputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(gy, d, tiles);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchScatterOutputTiles(const float* tiles, const TileDims& d, float* y,
+                                     cudaStream_t stream) {
+  const int64_t planes = d.n * d.k;
+  if (!Launchable(planes, {d.out_h * d.out_w, d.tile_h * d.tile_w})) return cudaErrorInvalidValue;
+  ScatterOutputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(tiles, d, y);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchOverlapAddInputTiles(const float* tiles, const TileDims& d, float* gx,
+                                       cudaStream_t stream) {
+  const int64_t planes = d.n * d.c;
+  if (!Launchable(planes, {d.h * d.w, d.in_tile_h * d.in_tile_w})) return cudaErrorInvalidValue;
+  OverlapAddInputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(tiles, d,
+                                                                                     gx);
+  return cudaGetLastError();
+}
+
+}  // namespace fftrain::fftconv
