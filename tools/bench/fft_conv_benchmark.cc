@@ -45,8 +45,8 @@
 
 ABSL_FLAG(std::string, layers, "",
           "ECMAScript regular expression searched in each layer's name (L1..L5, S32k3.."
-          "S32k13, S64k9, K31, R56k3); anchor it for an exact name, e.g. '^L1$'. Empty: all "
-          "layers.");
+          "S32k13, S64k9, K31, R56k3, T256k5); anchor it for an exact name, e.g. '^L1$'. "
+          "Empty: all layers.");
 ABSL_FLAG(double, peak_tflops, fftrain::bench::kH100Fp32FlopsPerSecond / 1e12,
           "Peak fp32 rate of the GPU, in TFLOP/s, for the roofline bound (default: H100).");
 ABSL_FLAG(double, peak_tbps, fftrain::bench::kH100BytesPerSecond / 1e12,
@@ -56,6 +56,9 @@ ABSL_FLAG(std::string, method, "tuned",
           "the fastest is benchmarked), cost (the tuner's cost model picks), or default "
           "(the plan's own choice, no tuning)");
 ABSL_FLAG(std::string, tuner_cache, "", "The tuner's on-disk cache (empty: none)");
+ABSL_FLAG(bool, print_tuning, false,
+          "Print every candidate the tuner considered for a layer (step ms, or the cost "
+          "model's estimate, and workspace) to stderr: whole against tiled side by side.");
 ABSL_FLAG(int, warmup, 3, "Untimed calls of the pass before each timed loop.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the random data in every buffer.");
 ABSL_FLAG(bool, list_layers, false,
@@ -86,6 +89,7 @@ constexpr char kUsage[] =
     "  --peak_tbps=3.0       the GPU's memory bandwidth in TB/s for the bound (H100: 3.0)\n"
     "  --warmup=3            untimed calls before each timed loop\n"
     "  --seed=1              seed of the buffers' random data\n"
+    "  --print_tuning        print each tuning candidate's step time to stderr\n"
     "  --list_layers         print the selected layers and exit\n\n"
     "Google Benchmark's flags:\n";
 
@@ -269,12 +273,21 @@ class Suite {
         FFTRAIN_ASSIGN_OR_RETURN(TunedConv tuned,
                                  tuner_->Tune(layers_[layer].shape, false, nullptr));
         options = tuned.method.ToOptions(false);
+        if (absl::GetFlag(FLAGS_print_tuning)) PrintTuning(layers_[layer].name, tuned);
       }
       FFTRAIN_ASSIGN_OR_RETURN(resources_,
                                CreateLayerResources(layers_[layer].shape, options, seed_ + layer));
       resources_layer_ = layer;
     }
     return resources_.get();
+  }
+
+  static void PrintTuning(const std::string& layer, const TunedConv& tuned) {
+    for (const fftconv::MethodTiming& t : tuned.timings) {
+      std::fprintf(stderr, "tuning %s: %-36s %9.4f ms a step, workspace %8.1f MiB%s\n",
+                   layer.c_str(), t.method.ToString().c_str(), t.milliseconds,
+                   t.workspace_bytes / 1048576.0, t.method == tuned.method ? "  <- picked" : "");
+    }
   }
 
   static absl::Status CallPass(LayerResources& r, ConvPass pass) {
