@@ -26,13 +26,15 @@ absl::StatusOr<CudaTiledConv> CudaTiledConv::Create(const ConvShape& shape,
                                                     const FftConvOptions& options) {
   FFTRAIN_ASSIGN_OR_RETURN(ConvTiling tiling,
                            ConvTiling::Create(shape, options.tile_h, options.tile_w));
-  // The copy kernels index within a plane in 32 bits and launch a block per plane.
+  // The copy kernels index within a plane in 32 bits, launch a block per plane, and the
+  // overlap-add one per row of dL/dx's planes (gridDim.y).
   const ConvShape tiles = tiling.TileShape();
   if (shape.h * shape.w > INT_MAX || shape.out_h() * shape.out_w() > INT_MAX ||
-      tiles.n * std::max(shape.c, shape.k) > INT_MAX) {
+      tiles.n * std::max(shape.c, shape.k) > INT_MAX || shape.h > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CudaFftConvPlan: ", shape.ToString(), " with ", tiling.ToString(),
-        " has planes of 2^31 elements or 2^31 tile planes; the tile copies take fewer"));
+        " has planes of 2^31 elements, inputs of 65536 rows, or 2^31 tile planes; the tile copies "
+        "take fewer"));
   }
   FftConvOptions tile_options = options;
   tile_options.tile_h = tile_options.tile_w = 0;

@@ -3,7 +3,8 @@
 // into y, dL/dy cut into output tiles, and input-tile gradients overlap-added into dL/dx.
 // Tiled tensors hold N*T images, image i*T + t being tile t (row-major) of image i. Each
 // launch is asynchronous on `stream` and returns the launch error; cudaErrorInvalidValue
-// when a plane has 2^31 elements or more, or a grid needs more than 2^31-1 planes.
+// when a plane has 2^31 elements or more, a grid needs more than 2^31-1 planes, or the
+// layer's input planes have more than 65535 rows.
 #ifndef FFTRAIN_FFTCONV_CUDA_TILE_KERNELS_H_
 #define FFTRAIN_FFTCONV_CUDA_TILE_KERNELS_H_
 
