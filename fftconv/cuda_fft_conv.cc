@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <initializer_list>
-#include <optional>
-#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -72,13 +70,6 @@ struct CudaFftConvPlan::Impl {
   ProductEngine product = ProductEngine::kCgemm;  // never kAuto
   // Set for tiled plans, which run everything through it; layout is then its tiles'.
   std::unique_ptr<CudaTiledConv> tiled;
-  // Forward transforms the weights on a second stream while the input is transformed on
-  // the caller's: both are memory-bound and neither fills the GPU alone. Only where the
-  // two transforms share no scratch (batched kernels with no work area); otherwise the
-  // stream is absent and they run in turn.
-  std::optional<CudaStream> weight_stream;
-  std::optional<CudaEvent> fork, join;
-  bool concurrent_transforms() const { return weight_stream.has_value(); }
   size_t transform_work_bytes = 0;
 
   bool thin() const { return product == ProductEngine::kThin; }
@@ -208,14 +199,6 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
     impl->transform_work_bytes = std::max(impl->transform_work_bytes, (*transform)->WorkBytes());
   }
   FFTRAIN_ASSIGN_OR_RETURN(impl->blas, CublasHandle::Create());
-  const bool shared_scratch = impl->transform_work_bytes > 0 ||
-                              std::string(impl->input_maps->name()) != "batched" ||
-                              std::string(impl->weight_maps->name()) != "batched";
-  if (!shared_scratch) {
-    FFTRAIN_ASSIGN_OR_RETURN(impl->weight_stream, CudaStream::Create());
-    FFTRAIN_ASSIGN_OR_RETURN(impl->fork, CudaEvent::CreateForOrdering());
-    FFTRAIN_ASSIGN_OR_RETURN(impl->join, CudaEvent::CreateForOrdering());
-  }
   return CudaFftConvPlan(std::move(impl));
 }
 
@@ -277,33 +260,14 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
                                       "weight spectrum (LayerSpectra::weights)"));
     return impl_->tiled->Forward(x, w, bias, y, spectra, workspace, stream);
   }
+  FFTRAIN_RETURN_IF_ERROR(TransformWeights(w, spectra, workspace, stream));
   const ConvShape& s = shape();
-  Impl& p = *impl_;
+  const Impl& p = *impl_;
   cufftComplex* x_hat = p.layout.keep_input_spectrum()
                             ? static_cast<cufftComplex*>(spectra.input.data)
                             : p.InputRegion(workspace);
-  if (p.concurrent_transforms()) {
-    FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"w", w}}));
-    FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-    FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
-                                      "weight spectrum (LayerSpectra::weights)"));
-    FFTRAIN_RETURN_IF_ERROR(p.fork->Record(stream));
-    FFTRAIN_RETURN_IF_ERROR(p.fork->MakeStreamWait(p.weight_stream->get()));
-    {
-      NvtxRange range("fftconv.transform_weights");
-      FFTRAIN_RETURN_IF_ERROR(p.weight_maps->Forward(
-          w, p.WeightWindow(), static_cast<cufftComplex*>(spectra.weights.data),
-          p.Scratch(workspace), p.weight_stream->get()));
-    }
-    FFTRAIN_RETURN_IF_ERROR(p.join->Record(p.weight_stream->get()));
-    FFTRAIN_RETURN_IF_ERROR(
-        p.input_maps->Forward(x, p.InputWindow(), x_hat, p.Scratch(workspace), stream));
-    FFTRAIN_RETURN_IF_ERROR(p.join->MakeStreamWait(stream));
-  } else {
-    FFTRAIN_RETURN_IF_ERROR(TransformWeights(w, spectra, workspace, stream));
-    FFTRAIN_RETURN_IF_ERROR(
-        p.input_maps->Forward(x, p.InputWindow(), x_hat, p.Scratch(workspace), stream));
-  }
+  FFTRAIN_RETURN_IF_ERROR(
+      p.input_maps->Forward(x, p.InputWindow(), x_hat, p.Scratch(workspace), stream));
   FFTRAIN_RETURN_IF_ERROR(p.Products(Pass::kForward, x_hat,
                                      static_cast<const cufftComplex*>(spectra.weights.data),
                                      p.OutputRegion(workspace), workspace, stream));

@@ -19,13 +19,11 @@
 namespace fftrain::fftconv {
 
 // One plan per layer shape, on the device current at Create. With tiles in the options
-// it runs the overlap-save method (cuda_tiled_conv.h) behind the same interface. Same
-// contract as CpuFftConvPlan (see there for the step's call order), plus a stream per
-// call: the passes only enqueue work on it, never allocate and never synchronise the
-// host. Forward may transform the weights on a stream of the plan's own, forked from and
-// joined back to the caller's stream with events. Tensors, workspace and spectra are
-// device memory. A plan may serve one stream at a time (its cuFFT and cuBLAS handles are
-// bound to the stream of the call).
+// it runs the overlap-save method (cuda_tiled_conv.h) behind the same interface. Same contract as
+// CpuFftConvPlan (see there for the step's call order), plus a stream per call: the
+// passes only enqueue work on it, never allocate and never synchronise. Tensors,
+// workspace and spectra are device memory. A plan may serve one stream at a time (its
+// cuFFT and cuBLAS handles are bound to the stream of the call).
 class CudaFftConvPlan {
  public:
   static absl::StatusOr<CudaFftConvPlan> Create(const ConvShape& shape,

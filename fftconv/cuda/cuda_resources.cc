@@ -158,17 +158,6 @@ absl::Status CudaEvent::Record(CudaStreamHandle stream) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CudaEvent> CudaEvent::CreateForOrdering() {
-  cudaEvent_t event = nullptr;
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-  return CudaEvent(event);
-}
-
-absl::Status CudaEvent::MakeStreamWait(CudaStreamHandle stream) const {
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, event_, 0));
-  return absl::OkStatus();
-}
-
 absl::Status CudaEvent::Synchronize() const {
   FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(event_));
   return absl::OkStatus();

@@ -87,13 +87,7 @@ class CudaEvent {
   CudaEvent& operator=(const CudaEvent&) = delete;
   ~CudaEvent();
 
-  // An event for ordering streams only (no timestamps: cheaper to record).
-  static absl::StatusOr<CudaEvent> CreateForOrdering();
-
   absl::Status Record(CudaStreamHandle stream);
-  // Work enqueued on `stream` from now on waits for this event's last recording, on the
-  // device; the host does not wait.
-  absl::Status MakeStreamWait(CudaStreamHandle stream) const;
   absl::Status Synchronize() const;
   // Milliseconds from `start` to this event; both recorded and complete.
   absl::StatusOr<float> MillisecondsSince(const CudaEvent& start) const;
