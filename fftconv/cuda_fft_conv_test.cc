@@ -18,6 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::CpuReference;
 using testing::DeviceStep;
+using testing::ExpectBitwiseDeterministic;
 using testing::ExpectClose;
 using testing::ExpectStepMatchesGpuReference;
 using testing::GpuReference;
@@ -26,6 +27,7 @@ using testing::HostTensors;
 using testing::kTolerance;
 using testing::MakeTensors;
 using testing::RelativeError;
+using testing::RunPassesAlone;
 using testing::RunStep;
 using testing::SquareShape;
 
@@ -182,22 +184,10 @@ TEST(CudaFftConvTest, ReuseAndKeptInputSpectrumMatchFreshTransforms) {
   DeviceStep reused(*kept, t);
   RunStep(*kept, reused);
 
-  // Each pass alone on the plain plan, the workspace poisoned between passes.
+  // Each pass alone on the plain plan: a different x to BackwardFilter for the kept plan
+  // would be ignored; here the plain plan must transform x itself.
   DeviceStep fresh(*plain, t);
-  ASSERT_TRUE(plain->TransformWeights(fresh.w.as<float>(), fresh.spectra(),
-                                      fresh.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(plain->BackwardData(fresh.gy.as<float>(), fresh.gx.as<float>(), fresh.spectra(),
-                                  fresh.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(fresh.workspace.Fill(0xff, nullptr).ok());
-  // A different x to BackwardFilter for the kept plan would be ignored; here the plain
-  // plan must transform x itself.
-  ASSERT_TRUE(plain->BackwardFilter(fresh.x.as<float>(), fresh.gy.as<float>(),
-                                    fresh.gw.as<float>(), fresh.gb.as<float>(), fresh.spectra(),
-                                    GradOutputSpectrum::kTransform, fresh.workspace.span(),
-                                    nullptr)
-                  .ok());
+  RunPassesAlone(*plain, fresh);
   const HostResults a = reused.Download(s), b = fresh.Download(s);
   EXPECT_LE(RelativeError(a.gx, b.gx), 1e-6);
   EXPECT_LE(RelativeError(a.gw, b.gw), 1e-6);
@@ -211,15 +201,7 @@ TEST(CudaFftConvTest, SameInputsGiveBitwiseSameOutputs) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   auto plan = CudaFftConvPlan::Create(MidShape());
   ASSERT_TRUE(plan.ok());
-  const HostTensors t = MakeTensors(MidShape(), 3);
-  DeviceStep first(*plan, t), second(*plan, t);
-  RunStep(*plan, first);
-  RunStep(*plan, second);
-  const HostResults a = first.Download(MidShape()), b = second.Download(MidShape());
-  EXPECT_EQ(a.y, b.y);
-  EXPECT_EQ(a.gx, b.gx);
-  EXPECT_EQ(a.gw, b.gw);
-  EXPECT_EQ(a.gb, b.gb);
+  ExpectBitwiseDeterministic(*plan, 3);
 }
 
 // The bias gradient comes from dL/dy's DC bins, summed over images in groups per block of

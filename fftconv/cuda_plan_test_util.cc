@@ -41,6 +41,33 @@ void RunStep(CudaFftConvPlan& plan, DeviceStep& d) {
   // Results are read back with synchronous copies, which wait for this work.
 }
 
+void RunPassesAlone(CudaFftConvPlan& plan, DeviceStep& d) {
+  ASSERT_TRUE(plan.TransformWeights(d.w.as<float>(), d.spectra(), d.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(d.workspace.Fill(0xff, nullptr).ok());
+  ASSERT_TRUE(plan.BackwardData(d.gy.as<float>(), d.gx.as<float>(), d.spectra(),
+                                d.workspace.span(), nullptr)
+                  .ok());
+  ASSERT_TRUE(d.workspace.Fill(0xff, nullptr).ok());
+  ASSERT_TRUE(plan.BackwardFilter(d.x.as<float>(), d.gy.as<float>(), d.gw.as<float>(),
+                                  d.gb.as<float>(), d.spectra(), GradOutputSpectrum::kTransform,
+                                  d.workspace.span(), nullptr)
+                  .ok());
+}
+
+void ExpectBitwiseDeterministic(CudaFftConvPlan& plan, uint32_t seed) {
+  const ConvShape& s = plan.shape();
+  const HostTensors t = MakeTensors(s, seed);
+  DeviceStep first(plan, t), second(plan, t);
+  RunStep(plan, first);
+  RunStep(plan, second);
+  const HostResults a = first.Download(s), b = second.Download(s);
+  EXPECT_EQ(a.y, b.y);
+  EXPECT_EQ(a.gx, b.gx);
+  EXPECT_EQ(a.gw, b.gw);
+  EXPECT_EQ(a.gb, b.gb);
+}
+
 HostResults CpuReference(const ConvShape& s, const HostTensors& t) {
   return ReferenceStep(s, t);
 }

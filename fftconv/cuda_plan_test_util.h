@@ -36,6 +36,14 @@ struct DeviceStep {
 // Forward, BackwardData, then BackwardFilter reusing GY^, as the trainer runs a step.
 void RunStep(CudaFftConvPlan& plan, DeviceStep& d);
 
+// The passes a step reuses spectra between, each alone: TransformWeights, BackwardData,
+// then BackwardFilter transforming x and dL/dy itself, the workspace poisoned before the
+// last two so nothing can be read from an earlier pass.
+void RunPassesAlone(CudaFftConvPlan& plan, DeviceStep& d);
+
+// Two steps of `plan` on the same seeded inputs give bitwise the same results.
+void ExpectBitwiseDeterministic(CudaFftConvPlan& plan, uint32_t seed);
+
 HostResults CpuReference(const ConvShape& s, const HostTensors& t);
 HostResults GpuReference(const ConvShape& s, DeviceStep& d);
 

@@ -22,6 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::CpuReference;
 using testing::DeviceStep;
+using testing::ExpectBitwiseDeterministic;
 using testing::ExpectClose;
 using testing::ExpectStepMatchesGpuReference;
 using testing::GpuReference;
@@ -30,6 +31,7 @@ using testing::HostTensors;
 using testing::kTolerance;
 using testing::MakeTensors;
 using testing::RelativeError;
+using testing::RunPassesAlone;
 using testing::RunStep;
 using testing::SquareShape;
 
@@ -151,19 +153,7 @@ TEST(CudaTiledConvTest, PassesAloneMatchAStepThatReusesSpectra) {
   RunStep(*kept, reused);
 
   DeviceStep fresh(*plain, t);
-  ASSERT_TRUE(plain->TransformWeights(fresh.w.as<float>(), fresh.spectra(),
-                                      fresh.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(fresh.workspace.Fill(0xff, nullptr).ok());
-  ASSERT_TRUE(plain->BackwardData(fresh.gy.as<float>(), fresh.gx.as<float>(), fresh.spectra(),
-                                  fresh.workspace.span(), nullptr)
-                  .ok());
-  ASSERT_TRUE(fresh.workspace.Fill(0xff, nullptr).ok());
-  ASSERT_TRUE(plain->BackwardFilter(fresh.x.as<float>(), fresh.gy.as<float>(),
-                                    fresh.gw.as<float>(), fresh.gb.as<float>(), fresh.spectra(),
-                                    GradOutputSpectrum::kTransform, fresh.workspace.span(),
-                                    nullptr)
-                  .ok());
+  RunPassesAlone(*plain, fresh);
   const HostResults a = reused.Download(s), b = fresh.Download(s), want = CpuReference(s, t);
   EXPECT_LE(RelativeError(a.y, want.y), kTolerance);
   for (const HostResults* got : {&a, &b}) {
@@ -179,15 +169,7 @@ TEST(CudaTiledConvTest, SameInputsGiveBitwiseSameOutputs) {
   options.tile_h = options.tile_w = 4;
   auto plan = CudaFftConvPlan::Create(PaddedShape(), options);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  const HostTensors t = MakeTensors(PaddedShape(), 5);
-  DeviceStep first(*plan, t), second(*plan, t);
-  RunStep(*plan, first);
-  RunStep(*plan, second);
-  const HostResults a = first.Download(PaddedShape()), b = second.Download(PaddedShape());
-  EXPECT_EQ(a.y, b.y);
-  EXPECT_EQ(a.gx, b.gx);
-  EXPECT_EQ(a.gw, b.gw);
-  EXPECT_EQ(a.gb, b.gb);
+  ExpectBitwiseDeterministic(*plan, 5);
 }
 
 TEST(CudaTiledConvTest, ReportsTheTilesAndTheirWorkspace) {
