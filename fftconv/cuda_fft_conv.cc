@@ -230,6 +230,10 @@ absl::Status CudaFftConvPlan::CheckWorkspace(MemorySpan workspace) const {
   return CheckSpan(workspace, WorkspaceBytes(), "workspace");
 }
 
+// The public passes check their arguments against the layer, then run. A tiled plan runs
+// its tiles' plan through the Run methods, on tensors of its own workspace, so nothing is
+// checked twice on the way.
+
 absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectra& spectra,
                                                MemorySpan workspace,
                                                CudaStreamHandle stream) {
@@ -237,6 +241,48 @@ absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectr
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
   FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
                                     "weight spectrum (LayerSpectra::weights)"));
+  return RunTransformWeights(w, spectra, workspace, stream);
+}
+
+absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const float* bias,
+                                      float* y, const LayerSpectra& spectra,
+                                      MemorySpan workspace, CudaStreamHandle stream) {
+  FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"x", x}, {"y", y}, {"w", w}}));
+  if (bias != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"bias", bias}}));
+  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
+                                    "input spectrum (LayerSpectra::input)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
+                                    "weight spectrum (LayerSpectra::weights)"));
+  return RunForward(x, w, bias, y, spectra, workspace, stream);
+}
+
+absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
+                                           const LayerSpectra& spectra, MemorySpan workspace,
+                                           CudaStreamHandle stream) {
+  FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardData", {{"gy", gy}, {"gx", gx}}));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
+                                    "weight spectrum (LayerSpectra::weights)"));
+  return RunBackwardData(gy, gx, spectra, workspace, stream);
+}
+
+absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, float* gw,
+                                             float* gb, const LayerSpectra& spectra,
+                                             GradOutputSpectrum gy_source,
+                                             MemorySpan workspace, CudaStreamHandle stream) {
+  FFTRAIN_RETURN_IF_ERROR(
+      CheckDevicePointers("BackwardFilter", {{"x", x}, {"gy", gy}, {"gw", gw}}));
+  if (gb != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardFilter", {{"gb", gb}}));
+  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
+  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
+                                    "input spectrum (LayerSpectra::input)"));
+  return RunBackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace, stream);
+}
+
+absl::Status CudaFftConvPlan::RunTransformWeights(const float* w, const LayerSpectra& spectra,
+                                                  MemorySpan workspace,
+                                                  CudaStreamHandle stream) {
   if (impl_->tiled) return impl_->tiled->TransformWeights(w, spectra, workspace, stream);
   NvtxRange range("fftconv.transform_weights");
   const Impl& p = *impl_;
@@ -245,22 +291,12 @@ absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectr
                                 p.Scratch(workspace), stream);
 }
 
-absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const float* bias,
-                                      float* y, const LayerSpectra& spectra,
-                                      MemorySpan workspace, CudaStreamHandle stream) {
-  FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"x", x}, {"y", y}}));
-  if (bias != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"bias", bias}}));
-  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
-                                    "input spectrum (LayerSpectra::input)"));
+absl::Status CudaFftConvPlan::RunForward(const float* x, const float* w, const float* bias,
+                                         float* y, const LayerSpectra& spectra,
+                                         MemorySpan workspace, CudaStreamHandle stream) {
   NvtxRange range("fftconv.forward");
-  if (impl_->tiled) {
-    FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"w", w}}));
-    FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-    FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
-                                      "weight spectrum (LayerSpectra::weights)"));
-    return impl_->tiled->Forward(x, w, bias, y, spectra, workspace, stream);
-  }
-  FFTRAIN_RETURN_IF_ERROR(TransformWeights(w, spectra, workspace, stream));
+  if (impl_->tiled) return impl_->tiled->Forward(x, w, bias, y, spectra, workspace, stream);
+  FFTRAIN_RETURN_IF_ERROR(RunTransformWeights(w, spectra, workspace, stream));
   const ConvShape& s = shape();
   const Impl& p = *impl_;
   cufftComplex* x_hat = p.layout.keep_input_spectrum()
@@ -276,16 +312,11 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
                                        stream);
 }
 
-absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
-                                           const LayerSpectra& spectra, MemorySpan workspace,
-                                           CudaStreamHandle stream) {
-  FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardData", {{"gy", gy}, {"gx", gx}}));
-  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.weights, WeightSpectrumBytes(),
-                                    "weight spectrum (LayerSpectra::weights)"));
+absl::Status CudaFftConvPlan::RunBackwardData(const float* gy, float* gx,
+                                              const LayerSpectra& spectra, MemorySpan workspace,
+                                              CudaStreamHandle stream) {
   NvtxRange range("fftconv.backward_data");
   if (impl_->tiled) return impl_->tiled->BackwardData(gy, gx, spectra, workspace, stream);
-  const ConvShape& s = shape();
   const Impl& p = *impl_;
   FFTRAIN_RETURN_IF_ERROR(p.output_maps->Forward(gy, p.OutputWindow(), p.OutputRegion(workspace),
                                                  p.Scratch(workspace), stream));
@@ -297,16 +328,10 @@ absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx,
                                       stream);
 }
 
-absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, float* gw,
-                                             float* gb, const LayerSpectra& spectra,
-                                             GradOutputSpectrum gy_source,
-                                             MemorySpan workspace, CudaStreamHandle stream) {
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckDevicePointers("BackwardFilter", {{"x", x}, {"gy", gy}, {"gw", gw}}));
-  if (gb != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardFilter", {{"gb", gb}}));
-  FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(CheckSpan(spectra.input, InputSpectrumBytes(),
-                                    "input spectrum (LayerSpectra::input)"));
+absl::Status CudaFftConvPlan::RunBackwardFilter(const float* x, const float* gy, float* gw,
+                                                float* gb, const LayerSpectra& spectra,
+                                                GradOutputSpectrum gy_source,
+                                                MemorySpan workspace, CudaStreamHandle stream) {
   NvtxRange range("fftconv.backward_filter");
   if (impl_->tiled) {
     return impl_->tiled->BackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace, stream);

@@ -62,9 +62,23 @@ class CudaFftConvPlan {
                               MemorySpan workspace, CudaStreamHandle stream);
 
  private:
+  // Tiled plans run their tiles' plan through the Run methods below.
+  friend class CudaTiledConv;
   struct Impl;
   explicit CudaFftConvPlan(std::unique_ptr<Impl> impl);
   absl::Status CheckWorkspace(MemorySpan workspace) const;
+
+  // The passes on arguments already checked.
+  absl::Status RunTransformWeights(const float* w, const LayerSpectra& spectra,
+                                   MemorySpan workspace, CudaStreamHandle stream);
+  absl::Status RunForward(const float* x, const float* w, const float* bias, float* y,
+                          const LayerSpectra& spectra, MemorySpan workspace,
+                          CudaStreamHandle stream);
+  absl::Status RunBackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
+                               MemorySpan workspace, CudaStreamHandle stream);
+  absl::Status RunBackwardFilter(const float* x, const float* gy, float* gw, float* gb,
+                                 const LayerSpectra& spectra, GradOutputSpectrum gy_source,
+                                 MemorySpan workspace, CudaStreamHandle stream);
   std::unique_ptr<Impl> impl_;
 };
 

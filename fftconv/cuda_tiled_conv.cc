@@ -63,7 +63,7 @@ float* CudaTiledConv::TiledOutput(MemorySpan workspace) const {
 
 absl::Status CudaTiledConv::TransformWeights(const float* w, const LayerSpectra& spectra,
                                              MemorySpan workspace, CudaStreamHandle stream) {
-  return tile_plan_.TransformWeights(w, spectra, TilePlanWorkspace(workspace), stream);
+  return tile_plan_.RunTransformWeights(w, spectra, TilePlanWorkspace(workspace), stream);
 }
 
 absl::Status CudaTiledConv::Forward(const float* x, const float* w, const float* bias,
@@ -74,9 +74,9 @@ absl::Status CudaTiledConv::Forward(const float* x, const float* w, const float*
     NvtxRange range("fftconv.gather_tiles");
     FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchGatherInputTiles(x, d, TiledInput(workspace), stream));
   }
-  FFTRAIN_RETURN_IF_ERROR(tile_plan_.Forward(TiledInput(workspace), w, bias,
-                                             TiledOutput(workspace), spectra,
-                                             TilePlanWorkspace(workspace), stream));
+  FFTRAIN_RETURN_IF_ERROR(tile_plan_.RunForward(TiledInput(workspace), w, bias,
+                                                TiledOutput(workspace), spectra,
+                                                TilePlanWorkspace(workspace), stream));
   NvtxRange range("fftconv.scatter_tiles");
   FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchScatterOutputTiles(TiledOutput(workspace), d, y, stream));
   return absl::OkStatus();
@@ -91,9 +91,9 @@ absl::Status CudaTiledConv::BackwardData(const float* gy, float* gx,
     FFTRAIN_CUDA_RETURN_IF_ERROR(
         LaunchGatherOutputTiles(gy, d, TiledOutput(workspace), stream));
   }
-  FFTRAIN_RETURN_IF_ERROR(tile_plan_.BackwardData(TiledOutput(workspace), TiledInput(workspace),
-                                                  spectra, TilePlanWorkspace(workspace),
-                                                  stream));
+  FFTRAIN_RETURN_IF_ERROR(tile_plan_.RunBackwardData(TiledOutput(workspace),
+                                                     TiledInput(workspace), spectra,
+                                                     TilePlanWorkspace(workspace), stream));
   NvtxRange range("fftconv.overlap_add_tiles");
   FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchOverlapAddInputTiles(TiledInput(workspace), d, gx, stream));
   return absl::OkStatus();
@@ -116,8 +116,9 @@ absl::Status CudaTiledConv::BackwardFilter(const float* x, const float* gy, floa
           LaunchGatherOutputTiles(gy, d, TiledOutput(workspace), stream));
     }
   }
-  return tile_plan_.BackwardFilter(TiledInput(workspace), TiledOutput(workspace), gw, gb,
-                                   spectra, gy_source, TilePlanWorkspace(workspace), stream);
+  return tile_plan_.RunBackwardFilter(TiledInput(workspace), TiledOutput(workspace), gw, gb,
+                                      spectra, gy_source, TilePlanWorkspace(workspace),
+                                      stream);
 }
 
 }  // namespace fftrain::fftconv

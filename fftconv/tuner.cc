@@ -81,6 +81,12 @@ double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOption
   return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + 4e-6;
 }
 
+// The same method on whole images: how a tiled method runs its tiles' layer.
+ConvMethod WithoutTiles(ConvMethod m) {
+  m.tile_h = m.tile_w = 0;
+  return m;
+}
+
 // A training step's tile copies: input tiles gathered twice (forward, backward filter),
 // output tiles scattered once, dL/dy cut once (backward data; backward filter reuses its
 // spectrum), input-tile gradients overlap-added once. Each reads one side, writes the other.
@@ -145,17 +151,16 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
 
 absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const ConvMethod& method,
                                               bool keep_input_spectrum) {
-  ConvMethod whole = method;
-  whole.tile_h = whole.tile_w = 0;
   if (!method.tiled()) {
     FFTRAIN_ASSIGN_OR_RETURN(SpectralLayout layout,
-                             SpectralLayout::Create(shape, whole.ToOptions(keep_input_spectrum)));
+                             SpectralLayout::Create(shape, method.ToOptions(keep_input_spectrum)));
     return layout.backend_offset();
   }
   FFTRAIN_ASSIGN_OR_RETURN(ConvTiling tiling,
                            ConvTiling::Create(shape, method.tile_h, method.tile_w));
   FFTRAIN_ASSIGN_OR_RETURN(size_t tiles_workspace,
-                           EstimateWorkspaceBytes(tiling.TileShape(), whole, keep_input_spectrum));
+                           EstimateWorkspaceBytes(tiling.TileShape(), WithoutTiles(method),
+                                                  keep_input_spectrum));
   return AlignUp(tiles_workspace) + AlignUp(tiling.TiledInputBytes()) +
          AlignUp(tiling.TiledOutputBytes());
 }
@@ -165,9 +170,7 @@ double EstimateMethodMilliseconds(const ConvShape& s, const ConvMethod& m,
   if (m.tiled()) {
     auto tiling = ConvTiling::Create(s, m.tile_h, m.tile_w);
     if (!tiling.ok()) return std::numeric_limits<double>::infinity();
-    ConvMethod whole = m;
-    whole.tile_h = whole.tile_w = 0;
-    return EstimateMethodMilliseconds(tiling->TileShape(), whole, o) +
+    return EstimateMethodMilliseconds(tiling->TileShape(), WithoutTiles(m), o) +
            1e3 * TileCopySeconds(*tiling, o);
   }
   const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;

@@ -42,7 +42,9 @@ TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
   for (const ConvMethod& m : no_thin) EXPECT_NE(m.product, ProductEngine::kThin);
   // 200 > 128: no batched kernel on whole images.
   for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {
-    if (!m.tiled()) EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
+    if (!m.tiled()) {
+      EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
+    }
   }
 }
 
@@ -64,7 +66,9 @@ TEST(TunerTest, TiledCandidatesUseSmallerBatchedTransforms) {
   ConvShape tall = Shape(56, 3);
   tall.w = 20;
   for (const ConvMethod& m : CandidateMethods(tall)) {
-    if (m.tiled() && m.fft_h == 32) EXPECT_EQ(m.tile_w, 0) << m.ToString();
+    if (m.tiled() && m.fft_h == 32) {
+      EXPECT_EQ(m.tile_w, 0) << m.ToString();
+    }
   }
   EXPECT_EQ(ConvMethod({16, 16, TransformEngine::kBatchedKernels, ProductEngine::kCgemm, 14, 0})
                 .ToString(),

@@ -20,46 +20,45 @@ bool Launchable(int64_t planes, std::initializer_list<int64_t> plane_sizes) {
   return true;
 }
 
-__global__ void GatherInputTilesKernel(const float* __restrict__ x, TileDims d,
-                                       float* __restrict__ tiles) {
-  const int64_t plane = blockIdx.x;  // (i*T + t)*C + c
-  const int64_t c = plane % d.c;
-  const int64_t image_tile = plane / d.c;
+// What a gather cuts: `channels` planes of rows x cols per image, read through the
+// padding (pad_h, pad_w) as windows of window_h x window_w every tile_h rows and tile_w
+// columns. Input tiles: x through the layer's padding in input-tile windows; output
+// tiles: dL/dy, unpadded, in output-tile windows.
+struct GatherSource {
+  int64_t channels, rows, cols, pad_h, pad_w, window_h, window_w;
+};
+
+// tiles[i*T + t][ch] = the window of tile t; zeros outside the source.
+__global__ void GatherTilesKernel(const float* __restrict__ source, GatherSource g, TileDims d,
+                                  float* __restrict__ tiles) {
+  const int64_t plane = blockIdx.x;  // (i*T + t)*channels + ch
+  const int64_t ch = plane % g.channels;
+  const int64_t image_tile = plane / g.channels;
   const int64_t t = image_tile % (d.tiles_y * d.tiles_x);
   const int64_t i = image_tile / (d.tiles_y * d.tiles_x);
-  const int top = static_cast<int>((t / d.tiles_x) * d.tile_h - d.pad_h);
-  const int left = static_cast<int>((t % d.tiles_x) * d.tile_w - d.pad_w);
-  const int h = static_cast<int>(d.h), w = static_cast<int>(d.w);
-  const int cols = static_cast<int>(d.in_tile_w);
-  const int size = static_cast<int>(d.in_tile_h) * cols;
-  const float* src = x + (i * d.c + c) * d.h * d.w;
+  const int top = static_cast<int>((t / d.tiles_x) * d.tile_h - g.pad_h);
+  const int left = static_cast<int>((t % d.tiles_x) * d.tile_w - g.pad_w);
+  const int rows = static_cast<int>(g.rows), cols = static_cast<int>(g.cols);
+  const int window_w = static_cast<int>(g.window_w);
+  const int size = static_cast<int>(g.window_h) * window_w;
+  const float* src = source + (i * g.channels + ch) * g.rows * g.cols;
   float* dst = tiles + plane * size;
   for (int e = threadIdx.x; e < size; e += blockDim.x) {
-    const int r = e / cols, q = e - r * cols;
+    const int r = e / window_w, q = e - r * window_w;
     const int yy = top + r, xx = left + q;
-    dst[e] = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? src[yy * w + xx] : 0.0f;
+    dst[e] = (yy >= 0 && yy < rows && xx >= 0 && xx < cols) ? src[yy * cols + xx] : 0.0f;
   }
 }
 
-__global__ void GatherOutputTilesKernel(const float* __restrict__ gy, TileDims d,
-                                        float* __restrict__ tiles) {
-  const int64_t plane = blockIdx.x;  // (i*T + t)*K + k
-  const int64_t k = plane % d.k;
-  const int64_t image_tile = plane / d.k;
-  const int64_t t = image_tile % (d.tiles_y * d.tiles_x);
-  const int64_t i = image_tile / (d.tiles_y * d.tiles_x);
-  const int top = static_cast<int>((t / d.tiles_x) * d.tile_h);
-  const int left = static_cast<int>((t % d.tiles_x) * d.tile_w);
-  const int out_h = static_cast<int>(d.out_h), out_w = static_cast<int>(d.out_w);
-  const int cols = static_cast<int>(d.tile_w);
-  const int size = static_cast<int>(d.tile_h) * cols;
-  const float* src = gy + (i * d.k + k) * d.out_h * d.out_w;
-  float* dst = tiles + plane * size;
-  for (int e = threadIdx.x; e < size; e += blockDim.x) {
-    const int r = e / cols, q = e - r * cols;
-    const int oy = top + r, ox = left + q;
-    dst[e] = (oy < out_h && ox < out_w) ? src[oy * out_w + ox] : 0.0f;
+cudaError_t LaunchGatherTiles(const float* source, const GatherSource& g, const TileDims& d,
+                              float* tiles, cudaStream_t stream) {
+  const int64_t planes = d.n * d.tiles_y * d.tiles_x * g.channels;
+  if (!Launchable(planes, {g.rows * g.cols, g.window_h * g.window_w})) {
+    return cudaErrorInvalidValue;
   }
+  GatherTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(source, g, d,
+                                                                            tiles);
+  return cudaGetLastError();
 }
 
 __global__ void ScatterOutputTilesKernel(const float* __restrict__ tiles, TileDims d,
@@ -127,18 +126,14 @@ unsigned RowThreads(int64_t cols) {
 
 cudaError_t LaunchGatherInputTiles(const float* x, const TileDims& d, float* tiles,
                                    cudaStream_t stream) {
-  const int64_t planes = d.n * d.tiles_y * d.tiles_x * d.c;
-  if (!Launchable(planes, {d.h * d.w, d.in_tile_h * d.in_tile_w})) return cudaErrorInvalidValue;
-  GatherInputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(x, d, tiles);
-  return cudaGetLastError();
+  return LaunchGatherTiles(x, {d.c, d.h, d.w, d.pad_h, d.pad_w, d.in_tile_h, d.in_tile_w}, d,
+                           tiles, stream);
 }
 
 cudaError_t LaunchGatherOutputTiles(const float* gy, const TileDims& d, float* tiles,
                                     cudaStream_t stream) {
-  const int64_t planes = d.n * d.tiles_y * d.tiles_x * d.k;
-  if (!Launchable(planes, {d.out_h * d.out_w, d.tile_h * d.tile_w})) return cudaErrorInvalidValue;
-  GatherOutputTilesKernel<<<static_cast<unsigned>(planes), kThreads, 0, stream>>>(gy, d, tiles);
-  return cudaGetLastError();
+  return LaunchGatherTiles(gy, {d.k, d.out_h, d.out_w, 0, 0, d.tile_h, d.tile_w}, d, tiles,
+                           stream);
 }
 
 cudaError_t LaunchScatterOutputTiles(const float* tiles, const TileDims& d, float* y,
