@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<MapTransform>> CreateMapTransform(TransformEngine
                                                                  int64_t maps,
                                                                  SpectrumOrder order) {
   const bool batched = engine == TransformEngine::kBatchedKernels ||
-                       (engine == TransformEngine::kAuto && BatchedFftSupports(fft_h, fft_w));
+                       (engine == TransformEngine::kAuto && BatchedTransformSupports(fft_h, fft_w));
   if (batched) return CreateBatchedMapTransform(fft_h, fft_w, maps, order);
   return CreateCufftMapTransform(fft_h, fft_w, maps, order);
 }

@@ -1,11 +1,13 @@
 #include "fftconv/cuda_fft_conv.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/cuda/register_fft_kernels.h"
 #include "fftconv/cuda_plan_test_util.h"
 #include "fftconv/test_util.h"
 #include "fftconv/transform_size.h"
@@ -31,12 +33,20 @@ using testing::RunPassesAlone;
 using testing::RunStep;
 using testing::SquareShape;
 
+// How a sweep case sizes its transforms.
+enum class Sizes {
+  kPlanner,      // the planner's smallest 7-smooth size per dimension (odd ones too)
+  kPowerOfTwo,   // the next power of two per dimension
+  kRegisterSide  // the register kernels' smallest square side (14x14 for 13x11, ...)
+};
+
 // Each transform engine on its own, at the sizes it takes: cuFFT at the planner's smooth
-// sizes, the batched kernels at powers of two, and the default choice (mixed).
+// sizes, the batched kernels at powers of two and at the register kernels' smooth square
+// sides, and the default choice (mixed).
 struct EngineCase {
   const char* name;
   TransformEngine engine;
-  bool power_of_two_sizes;
+  Sizes sizes;
   ProductEngine product = ProductEngine::kAuto;
 };
 
@@ -57,9 +67,13 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
     FftConvOptions options;
     options.transform = c.engine;
     options.product = c.product;
-    if (c.power_of_two_sizes) {
+    if (c.sizes == Sizes::kPowerOfTwo) {
       options.fft_h = NextPowerOfTwo(s.padded_h());
       options.fft_w = NextPowerOfTwo(s.padded_w());
+    } else if (c.sizes == Sizes::kRegisterSide) {
+      options.fft_h = options.fft_w =
+          RegisterFftSideAtLeast(std::max(s.padded_h(), s.padded_w()));
+      ASSERT_GT(options.fft_h, 0);  // the sweep's padded inputs are below 128
     }
     auto plan = CudaFftConvPlan::Create(s, options);
     ASSERT_TRUE(plan.ok()) << plan.status();
@@ -87,16 +101,20 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     Engines, CudaFftConvEngineTest,
-    ::testing::Values(EngineCase{"cufft", TransformEngine::kCufft, false},
-                      EngineCase{"batched", TransformEngine::kBatchedKernels, true},
-                      EngineCase{"auto", TransformEngine::kAuto, false},
-                      EngineCase{"cgemm3m", TransformEngine::kAuto, false,
+    ::testing::Values(EngineCase{"cufft", TransformEngine::kCufft, Sizes::kPlanner},
+                      EngineCase{"batched", TransformEngine::kBatchedKernels, Sizes::kPowerOfTwo},
+                      EngineCase{"register_sides", TransformEngine::kBatchedKernels,
+                                 Sizes::kRegisterSide},
+                      EngineCase{"auto", TransformEngine::kAuto, Sizes::kPlanner},
+                      EngineCase{"cgemm3m", TransformEngine::kAuto, Sizes::kPlanner,
                                  ProductEngine::kCgemm3m},
                       // Thin products on map-major spectra, from each transform engine.
-                      EngineCase{"thin_cufft", TransformEngine::kCufft, false,
+                      EngineCase{"thin_cufft", TransformEngine::kCufft, Sizes::kPlanner,
                                  ProductEngine::kThin},
-                      EngineCase{"thin_batched", TransformEngine::kBatchedKernels, true,
-                                 ProductEngine::kThin}),
+                      EngineCase{"thin_batched", TransformEngine::kBatchedKernels,
+                                 Sizes::kPowerOfTwo, ProductEngine::kThin},
+                      EngineCase{"thin_register_sides", TransformEngine::kBatchedKernels,
+                                 Sizes::kRegisterSide, ProductEngine::kThin}),
     [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
 
 // Plans of different sizes live side by side in a network; making a small one must not
@@ -143,12 +161,12 @@ TEST(CudaFftConvTest, ThinProductsRefuseManyInputChannels) {
 TEST(CudaFftConvTest, BatchedKernelsRefuseSizesTheyDoNotTake) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ConvShape s;
-  s.h = s.w = 13;  // padded 13 -> smooth 14, not a power of two
+  s.h = s.w = 15;  // padded 15 -> smooth 15: odd, which neither kernel family takes
   FftConvOptions options;
   options.transform = TransformEngine::kBatchedKernels;
   const auto plan = CudaFftConvPlan::Create(s, options);
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("14x14"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("15x15"));
   options.fft_h = options.fft_w = 256;  // a power of two, but too large
   EXPECT_EQ(CudaFftConvPlan::Create(s, options).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -17,6 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
+#include "fftconv/cuda/batched_map_transform.h"
+#include "fftconv/cuda/register_fft_kernels.h"
 #include "fftconv/conv_tiling.h"
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/transform_size.h"
@@ -123,6 +125,10 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
   std::vector<ConvMethod> methods;
   const int64_t smooth_h = NextSmoothSize(s.padded_h()), smooth_w = NextSmoothSize(s.padded_w());
   const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
+  // The register kernels' smallest square side that holds the padded input, where it has
+  // fewer bins than the power of two (13 -> 14x14, 112 bins, against 16x16's 144).
+  int64_t smooth_side = RegisterFftSideAtLeast(std::max(s.padded_h(), s.padded_w()));
+  if (smooth_side * (smooth_side / 2 + 1) >= pow2_h * (pow2_w / 2 + 1)) smooth_side = 0;
   std::vector<ProductEngine> products = {ProductEngine::kCgemm, ProductEngine::kCgemm3m};
   if (s.c <= kMaxThinChannels) products.push_back(ProductEngine::kThin);
   for (ProductEngine product : products) {
@@ -130,8 +136,12 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
     if (pow2_h != smooth_h || pow2_w != smooth_w) {
       methods.push_back({pow2_h, pow2_w, TransformEngine::kCufft, product});
     }
-    if (BatchedFftSupports(pow2_h, pow2_w)) {
+    if (BatchedTransformSupports(pow2_h, pow2_w)) {
       methods.push_back({pow2_h, pow2_w, TransformEngine::kBatchedKernels, product});
+    }
+    // Our kernels at a smooth side below the power of two: fewer bins in every product.
+    if (smooth_side != 0) {
+      methods.push_back({smooth_side, smooth_side, TransformEngine::kBatchedKernels, product});
     }
   }
   int sizes = 0;

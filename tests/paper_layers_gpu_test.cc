@@ -129,6 +129,18 @@ TEST(PaperLayerThinTest, L1WithThinProductsMatchesTheGpuReference) {
   }
 }
 
+// L5's 13x13 maps on the register kernels' 14x14 transforms (mixed radix 2 x 7), which
+// the tuner offers beside 16x16: 112 bins per map instead of 144.
+TEST(PaperLayerSmoothSideTest, L5On14x14TransformsMatchesTheGpuReference) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  const ConvShape l5 = ConvnetBenchmarkLayers()[4];
+  for (ProductEngine product : {ProductEngine::kCgemm, ProductEngine::kCgemm3m}) {
+    FftConvOptions options = OptionsFor(l5, TransformEngine::kBatchedKernels, product);
+    options.fft_h = options.fft_w = 14;
+    ExpectLayerMatchesReference(4, options);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ConvnetBenchmarks, PaperLayerTest,
     ::testing::Combine(::testing::Range(0, 5),

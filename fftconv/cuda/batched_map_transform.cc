@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/cuda_status.h"
@@ -103,8 +104,9 @@ class BatchedMapTransform : public MapTransform {
 
   int64_t fft_h_, fft_w_, maps_, bins_;
   SpectrumOrder order_;
-  // Square sides 8..128 run the register-resident kernels (register_fft_kernels.h), which
-  // measure faster there; the shared-memory passes take every other size. The plan's
+  // The square sides of kRegisterFftSides run the register-resident kernels
+  // (register_fft_kernels.h), which measure faster at the powers of two; the shared-memory
+  // passes take the other powers of two. The plan's
   // windows always lie inside the transform (it is at least the padded input).
   bool in_registers_;
   int64_t chunk_;  // maps per map-major chunk of a bin-major batch; 0: none
@@ -112,12 +114,17 @@ class BatchedMapTransform : public MapTransform {
 
 }  // namespace
 
+bool BatchedTransformSupports(int64_t fft_h, int64_t fft_w) {
+  return RegisterFftSupports(fft_h, fft_w) || BatchedFftSupports(fft_h, fft_w);
+}
+
 absl::StatusOr<std::unique_ptr<MapTransform>> CreateBatchedMapTransform(
     int64_t fft_h, int64_t fft_w, int64_t maps, SpectrumOrder order) {
-  if (!BatchedFftSupports(fft_h, fft_w)) {
+  if (!BatchedTransformSupports(fft_h, fft_w)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the batched FFT kernels take powers of two up to ", kBatchedFftMaxSide,
-        " per side; the transform is ", fft_h, "x", fft_w));
+        " per side and the square sides ", absl::StrJoin(kRegisterFftSides, ", "),
+        "; the transform is ", fft_h, "x", fft_w));
   }
   if (maps <= 0 || maps > (int64_t{1} << 40)) {
     return absl::InvalidArgumentError(absl::StrCat("batched FFT: bad map count ", maps));

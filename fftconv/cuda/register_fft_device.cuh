@@ -57,13 +57,17 @@ __device__ __forceinline__ void StaticFor(F&& f) {
 __device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
 __device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
 
-// x times the twiddle W_n^k; 1 and -+i cost nothing.
+// x times the twiddle W_n^k; 1, -1 and -+i cost nothing.
 template <int kN, int kK, bool kInverse>
 __device__ __forceinline__ float2 TimesTwiddle(float2 x) {
   if constexpr (kK % kN == 0) {
     return x;
+  } else if constexpr (2 * (kK % kN) == kN) {
+    return make_float2(-x.x, -x.y);
   } else if constexpr (4 * (kK % kN) == kN) {
     return kInverse ? make_float2(-x.y, x.x) : make_float2(x.y, -x.x);
+  } else if constexpr (4 * (kK % kN) == 3 * kN) {
+    return kInverse ? make_float2(x.y, -x.x) : make_float2(-x.y, x.x);
   } else {
     using W = Twiddle<kN, kK, kInverse>;
     return make_float2(x.x * W::kRe - x.y * W::kIm, x.x * W::kIm + x.y * W::kRe);
@@ -99,6 +103,113 @@ __device__ __forceinline__ void FftInRegisters(float2 (&v)[kN]) {
     });
   });
   StaticFor<0, kN>([&](auto i) { v[decltype(i)::value] = a[decltype(i)::value]; });
+}
+
+// ---- Mixed radix, for the 7-smooth sides that are not powers of two ---------------------
+
+constexpr bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+// The factor a mixed-radix step splits off first: 4 where it divides (fewer multiplies
+// than two radix-2 steps), else the smallest of 2, 3, 5, 7; 0 if n is not 7-smooth.
+constexpr int FirstRadix(int n) {
+  return n % 4 == 0           ? 4
+         : n % 2 == 0         ? 2
+         : n % 3 == 0         ? 3
+         : n % 5 == 0         ? 5
+         : n % 7 == 0         ? 7
+                              : 0;
+}
+
+constexpr bool IsSevenSmooth(int n) {
+  return n == 1 || (n > 1 && FirstRadix(n) != 0 && IsSevenSmooth(n / FirstRadix(n)));
+}
+
+// In-place DFT of kR points (2, 3, 4, 5 or 7). Odd primes pair x_r with x_{R-r}, whose
+// twiddles are conjugates: y_q = x_0 + sum_r (s_r cos(2 pi r q / R) -+ i d_r sin(...))
+// with s_r = x_r + x_{R-r}, d_r = x_r - x_{R-r}, and y_{R-q} the same with the sign flipped.
+template <int kR, bool kInverse>
+__device__ __forceinline__ void SmallDft(float2 (&x)[kR]) {
+  if constexpr (kR == 2) {
+    const float2 t = x[0];
+    x[0] = Add(t, x[1]);
+    x[1] = Sub(t, x[1]);
+  } else if constexpr (kR == 4) {
+    const float2 a = Add(x[0], x[2]), b = Sub(x[0], x[2]);
+    const float2 c = Add(x[1], x[3]), d = TimesTwiddle<4, 1, kInverse>(Sub(x[1], x[3]));
+    x[0] = Add(a, c);
+    x[2] = Sub(a, c);
+    x[1] = Add(b, d);
+    x[3] = Sub(b, d);
+  } else {
+    constexpr int kPairs = (kR - 1) / 2;
+    float2 s[kPairs], d[kPairs];
+    float2 y0 = x[0];
+    StaticFor<0, kPairs>([&](auto p) {
+      constexpr int r = decltype(p)::value + 1;
+      s[r - 1] = Add(x[r], x[kR - r]);
+      d[r - 1] = Sub(x[r], x[kR - r]);
+      y0 = Add(y0, s[r - 1]);
+    });
+    StaticFor<1, kPairs + 1>([&](auto qc) {
+      constexpr int q = decltype(qc)::value;
+      float2 a = x[0], b = make_float2(0.0f, 0.0f);
+      StaticFor<1, kPairs + 1>([&](auto rc) {
+        constexpr int r = decltype(rc)::value;
+        // Twiddle<R, rq, false> is cos(2 pi rq / R) - i sin(2 pi rq / R).
+        using W = Twiddle<kR, r * q, false>;
+        a = make_float2(a.x + s[r - 1].x * W::kRe, a.y + s[r - 1].y * W::kRe);
+        b = make_float2(b.x - d[r - 1].x * W::kIm, b.y - d[r - 1].y * W::kIm);
+      });
+      // Forward: y_q = a - i b, y_{R-q} = a + i b; the inverse swaps them.
+      const float2 minus_ib = make_float2(a.x + b.y, a.y - b.x);
+      const float2 plus_ib = make_float2(a.x - b.y, a.y + b.x);
+      x[q] = kInverse ? plus_ib : minus_ib;
+      x[kR - q] = kInverse ? minus_ib : plus_ib;
+    });
+    x[0] = y0;
+  }
+}
+
+// out[kOut + k], k < kN, = the DFT of in[kIn + m * kStride], m < kN: decimation in time,
+// kN = R * M. The R interleaved subsequences x[r + R m] go through M-point DFTs into
+// out[kOut + r M + k]; then X[k + M q] = sum_r (W_N^{rk} Y_r[k]) W_R^{rq}, an R-point DFT
+// per k that reads and writes the same R slots. Every index is a compile-time constant.
+template <int kN, int kIn, int kStride, int kOut, bool kInverse, int kSize>
+__device__ __forceinline__ void DecimationInTime(const float2 (&in)[kSize], float2 (&out)[kSize]) {
+  if constexpr (kN == 1) {
+    out[kOut] = in[kIn];
+  } else {
+    constexpr int kR = FirstRadix(kN);
+    constexpr int kM = kN / kR;
+    StaticFor<0, kR>([&](auto rc) {
+      constexpr int r = decltype(rc)::value;
+      DecimationInTime<kM, kIn + r * kStride, kStride * kR, kOut + r * kM, kInverse>(in, out);
+    });
+    StaticFor<0, kM>([&](auto kc) {
+      constexpr int k = decltype(kc)::value;
+      float2 t[kR];
+      StaticFor<0, kR>([&](auto rc) {
+        constexpr int r = decltype(rc)::value;
+        t[r] = TimesTwiddle<kN, r * k, kInverse>(out[kOut + r * kM + k]);
+      });
+      SmallDft<kR, kInverse>(t);
+      StaticFor<0, kR>([&](auto qc) { out[kOut + k + decltype(qc)::value * kM] = t[decltype(qc)::value]; });
+    });
+  }
+}
+
+// In-place N-point FFT of v for any 7-smooth N: radix 2 where N is a power of two (the
+// kernels' original, measured path), mixed radix otherwise.
+template <int kN, bool kInverse>
+__device__ __forceinline__ void SmoothFftInRegisters(float2 (&v)[kN]) {
+  static_assert(IsSevenSmooth(kN), "register FFTs take 7-smooth sizes");
+  if constexpr (IsPowerOfTwo(kN)) {
+    FftInRegisters<kN, kInverse>(v);
+  } else {
+    float2 out[kN];
+    DecimationInTime<kN, 0, 1, 0, kInverse>(v, out);
+    StaticFor<0, kN>([&](auto i) { v[decltype(i)::value] = out[decltype(i)::value]; });
+  }
 }
 
 // z = FFT(x + i y) for real x, y: X[k] = (Z[k] + conj Z[n-k]) / 2,

@@ -1,6 +1,7 @@
 #include "fftconv/cuda/register_fft_kernels.h"
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fftconv/cuda/register_fft128_kernels.h"
 #include "fftconv/cuda/register_fft_device.cuh"
@@ -10,7 +11,7 @@ namespace {
 
 using register_fft::BlocksForMaps;
 using register_fft::FastDivisor;
-using register_fft::FftInRegisters;
+using register_fft::SmoothFftInRegisters;
 using register_fft::LoadSpectra;
 using register_fft::SeparateRealPair;
 using register_fft::StoreRealMaps;
@@ -22,22 +23,25 @@ using register_fft::ThisBlocksMaps;
 
 // One block holds kMaps maps; map j's region in shared memory holds its half spectrum
 // (kN rows of kHalf bins) or, before and after, its real kN x kN tile (rows kN + 1 floats
-// apart). Regions are an odd number of complex words apart so that the spectrum copies,
-// where consecutive threads take consecutive maps, hit distinct banks.
+// apart). Regions are an odd number of complex words apart (kN is even) so that the
+// spectrum copies, where consecutive threads take consecutive maps, hit distinct banks.
 template <int kN>
 struct Layout {
+  static_assert(kN % 2 == 0, "rows travel in pairs and columns 0 and N/2 as one");
   static constexpr int kHalf = kN / 2 + 1;
   static constexpr int kBins = kN * kHalf;
   static constexpr int kRegion = kBins + 1;  // complex words per map
   static constexpr int kRealStride = kN + 1;
   static constexpr int kLines = kN / 2;      // threads per map
-  // 64-point lines need twice the registers; fewer threads keep several blocks per SM.
-  static constexpr int kThreads = kN >= 64 ? 128 : 256;
-  static constexpr int kMaps = kThreads / kLines;
+  // Lines of 40 points and more need twice the registers; fewer threads keep several
+  // blocks per SM. Sides that are not powers of two take the whole maps that fit.
+  static constexpr int kMaps = (kN >= 40 ? 128 : 256) / kLines;
+  static constexpr int kThreads = kMaps * kLines;
   // Three blocks per SM (as shared memory allows at 32 and 64) let one block's copies
   // overlap another's transforms. It caps 64 at 168 registers and 32 at 85, without
   // spills; the cp.async copies otherwise let ptxas spend more (32: 114, two blocks).
-  static constexpr int kMinBlocksPerSm = 3;
+  // Mixed-radix lines hold more temporaries: at three blocks 28, 40 and 56 spilled.
+  static constexpr int kMinBlocksPerSm = register_fft::IsPowerOfTwo(kN) ? 3 : 2;
   static constexpr size_t kSharedBytes = sizeof(float2) * kMaps * kRegion;
 };
 
@@ -66,7 +70,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
     v[n] = make_float2(real[line * L::kRealStride + n], real[(line + kN / 2) * L::kRealStride + n]);
   }
   __syncthreads();  // the real tiles are read; their regions now take spectra
-  if (rows_hold_data) FftInRegisters<kN, false>(v);
+  if (rows_hold_data) SmoothFftInRegisters<kN, false>(v);
 #pragma unroll
   for (int k = 0; k <= kN / 2; ++k) {
     float2 a, b;
@@ -83,7 +87,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 #pragma unroll
     for (int r = 0; r < kN; ++r) v[r] = region[r * L::kHalf + line];
   }
-  FftInRegisters<kN, false>(v);
+  SmoothFftInRegisters<kN, false>(v);
   if (line == 0) {
 #pragma unroll
     for (int k = 0; k < kN; ++k) {
@@ -132,7 +136,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 #pragma unroll
     for (int r = 0; r < kN; ++r) v[r] = region[r * L::kHalf + line];
   }
-  FftInRegisters<kN, true>(v);
+  SmoothFftInRegisters<kN, true>(v);
   if (line == 0) {
 #pragma unroll
     for (int r = 0; r < kN; ++r) {
@@ -158,7 +162,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
   }
   __syncthreads();  // the spectra are read; the regions now take real tiles
   if (rows_needed) {
-    FftInRegisters<kN, true>(v);
+    SmoothFftInRegisters<kN, true>(v);
     float* real = reinterpret_cast<float*>(region);
 #pragma unroll
     for (int n = 0; n < kN; ++n) {
@@ -242,17 +246,49 @@ bool WindowFits(int64_t n, int64_t rows, int64_t cols, int64_t top, int64_t left
   return rows > 0 && cols > 0 && top >= 0 && left >= 0 && top + rows <= n && left + cols <= n;
 }
 
+// Calls f with the side as a compile-time constant, for every side below 128 (which has
+// kernels of its own); cudaErrorInvalidValue for any other.
+template <typename F>
+cudaError_t WithSide(int64_t n, F&& f) {
+  switch (n) {
+    case 8: return f(std::integral_constant<int, 8>{});
+    case 12: return f(std::integral_constant<int, 12>{});
+    case 14: return f(std::integral_constant<int, 14>{});
+    case 16: return f(std::integral_constant<int, 16>{});
+    case 20: return f(std::integral_constant<int, 20>{});
+    case 24: return f(std::integral_constant<int, 24>{});
+    case 28: return f(std::integral_constant<int, 28>{});
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 40: return f(std::integral_constant<int, 40>{});
+    case 48: return f(std::integral_constant<int, 48>{});
+    case 56: return f(std::integral_constant<int, 56>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    default: return cudaErrorInvalidValue;
+  }
+}
+
 }  // namespace
 
 bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
-  return fft_h == fft_w &&
-         (fft_h == 8 || fft_h == 16 || fft_h == 32 || fft_h == 64 || fft_h == 128);
+  if (fft_h != fft_w) return false;
+  for (int64_t side : kRegisterFftSides) {
+    if (side == fft_h) return true;
+  }
+  return false;
+}
+
+int64_t RegisterFftSideAtLeast(int64_t n) {
+  for (int64_t side : kRegisterFftSides) {
+    if (side >= n) return side;
+  }
+  return 0;
 }
 
 cudaError_t PrepareRegisterFft() {
-  for (cudaError_t error : {RaiseSharedLimits<8>(), RaiseSharedLimits<16>(),
-                            RaiseSharedLimits<32>(), RaiseSharedLimits<64>(),
-                            PrepareRegisterFft128()}) {
+  for (int64_t side : kRegisterFftSides) {
+    const cudaError_t error =
+        side == 128 ? PrepareRegisterFft128()
+                    : WithSide(side, [](auto n) { return RaiseSharedLimits<decltype(n)::value>(); });
     if (error != cudaSuccess) return error;
   }
   return cudaSuccess;
@@ -267,13 +303,13 @@ cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps,
   }
   const int r = static_cast<int>(rows), c = static_cast<int>(cols);
   const int t = static_cast<int>(top), l = static_cast<int>(left);
-  switch (n) {
-    case 8: return LaunchForward<8>(order, maps_in, maps, r, c, t, l, spectrum, stream);
-    case 16: return LaunchForward<16>(order, maps_in, maps, r, c, t, l, spectrum, stream);
-    case 32: return LaunchForward<32>(order, maps_in, maps, r, c, t, l, spectrum, stream);
-    case 64: return LaunchForward<64>(order, maps_in, maps, r, c, t, l, spectrum, stream);
-    default: return LaunchRegisterFft128Forward(order, maps_in, maps, r, c, t, l, spectrum, stream);
+  if (n == 128) {
+    return LaunchRegisterFft128Forward(order, maps_in, maps, r, c, t, l, spectrum, stream);
   }
+  return WithSide(n, [&](auto side) {
+    return LaunchForward<decltype(side)::value>(order, maps_in, maps, r, c, t, l, spectrum,
+                                                stream);
+  });
 }
 
 cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrder order,
@@ -288,13 +324,14 @@ cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrd
   }
   const int r = static_cast<int>(rows), c = static_cast<int>(cols);
   const int t = static_cast<int>(top), l = static_cast<int>(left);
-  switch (n) {
-    case 8: return LaunchInverse<8>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 16: return LaunchInverse<16>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 32: return LaunchInverse<32>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    case 64: return LaunchInverse<64>(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
-    default: return LaunchRegisterFft128Inverse(order, spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase, maps_out, stream);
+  if (n == 128) {
+    return LaunchRegisterFft128Inverse(order, spectrum, maps, r, c, t, l, scale, bias,
+                                       bias_period, bias_phase, maps_out, stream);
   }
+  return WithSide(n, [&](auto side) {
+    return LaunchInverse<decltype(side)::value>(order, spectrum, maps, r, c, t, l, scale, bias,
+                                                bias_period, bias_phase, maps_out, stream);
+  });
 }
 
 }  // namespace fftrain::fftconv

@@ -1,10 +1,12 @@
-// Batched 2-D real FFTs held in registers, for square power-of-two sizes 8 to 128: the
+// Batched 2-D real FFTs held in registers, for square sides 8 to 128 (kRegisterFftSides):
+// the powers of two and the even 7-smooth sides between them. The
 // faster of our two custom transform kernels where it applies (the other, with radix-4
 // passes in shared memory, is batched_fft_kernels.h; both fuse the same padding,
 // transposition, cropping, scaling and bias, and take the same arguments).
 //
 // How: every line of a transform is one thread's, computed entirely in registers by an
-// unrolled radix-2 FFT whose twiddles are compile-time constants. Two real rows travel as
+// unrolled FFT whose twiddles are compile-time constants (radix 2 for powers of two, mixed
+// radices 4, 2, 3, 5 and 7 for the other sides). Two real rows travel as
 // one complex row (z = x_p + i x_{p+N/2}) and are separated after the transform, and the
 // two real columns of the half spectrum (bins 0 and N/2) likewise, so a map of side N is
 // N/2 row transforms plus N/2 column transforms of N points, by N/2 threads (by N at 128,
@@ -22,8 +24,18 @@
 
 namespace fftrain::fftconv {
 
-// True for fft_h == fft_w in {8, 16, 32, 64, 128}.
+// The square sides the kernels take: every power of two from 8 to 128 and the even
+// 7-smooth sides between them that layers need most (13 + 1 -> 14, 56, 28, 24, ...), where
+// the next power of two costs more bins in every per-frequency product (16x16: 144 bins,
+// 14x14: 112; 64x64: 2112, 56x56: 1624).
+inline constexpr int64_t kRegisterFftSides[] = {8,  12, 14, 16, 20, 24, 28,
+                                                32, 40, 48, 56, 64, 128};
+
+// True for fft_h == fft_w in kRegisterFftSides.
 bool RegisterFftSupports(int64_t fft_h, int64_t fft_w);
+
+// The smallest side in kRegisterFftSides at least n, or 0 where n > 128.
+int64_t RegisterFftSideAtLeast(int64_t n);
 
 // Raises the kernels' dynamic shared-memory limit on the current device; call once before
 // launching (host-side attribute, no synchronisation).

@@ -77,12 +77,21 @@ std::vector<float> Interleave(const std::vector<Complex>& v) {
   return out;
 }
 
-TEST(RegisterFftKernelsTest, SupportsSquarePowersOfTwoFrom8To128) {
-  for (int64_t n : {8, 16, 32, 64, 128}) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
+TEST(RegisterFftKernelsTest, SupportsTheListedSquareSides) {
+  for (int64_t n : {8, 16, 32, 64, 128, 12, 14, 24, 28, 56}) {
+    EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
+  }
+  for (int64_t n : kRegisterFftSides) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
   EXPECT_FALSE(RegisterFftSupports(4, 4));
   EXPECT_FALSE(RegisterFftSupports(256, 256));
   EXPECT_FALSE(RegisterFftSupports(32, 16));
-  EXPECT_FALSE(RegisterFftSupports(24, 24));
+  EXPECT_FALSE(RegisterFftSupports(15, 15));  // odd: rows travel in pairs
+  EXPECT_FALSE(RegisterFftSupports(18, 18));  // smooth, but not one of the sides built
+  EXPECT_EQ(RegisterFftSideAtLeast(1), 8);
+  EXPECT_EQ(RegisterFftSideAtLeast(13), 14);
+  EXPECT_EQ(RegisterFftSideAtLeast(56), 56);
+  EXPECT_EQ(RegisterFftSideAtLeast(57), 64);
+  EXPECT_EQ(RegisterFftSideAtLeast(129), 0);
 }
 
 // [bin][map] spectra reordered as [map][bin].
@@ -105,10 +114,11 @@ TEST_P(RegisterFftOrderTest, ForwardAndInverseMatchDoubleDft) {
     return order == SpectrumOrder::kMapMajor ? ToMapMajor(bin_major, count) : bin_major;
   };
   uint32_t seed = 900;
-  for (int64_t n : {8, 16, 32, 64, 128}) {
-    // Maps per block: 512 / n below 64, 4 at 64, 2 at 128 bin-major (1 map-major); these
-    // counts leave a partial last block wherever a block holds several maps.
-    const int64_t count = n == 128 ? 3 : n == 64 ? 11 : 1024 / n + 3;
+  for (int64_t n : kRegisterFftSides) {
+    // Maps per block: 512 / n below 40, 256 / n from 40 to 64 (rounded down), 2 at 128
+    // bin-major (1 map-major); these counts leave a partial last block wherever a block
+    // holds several maps.
+    const int64_t count = n == 128 ? 3 : n >= 40 ? 11 : 1024 / n + 3;
     for (const Window& w : WindowsFor(n)) {
       SCOPED_TRACE("n " + std::to_string(n) + " window " + std::to_string(w.rows) + "x" +
                    std::to_string(w.cols) + " at " + std::to_string(w.top) + "," +

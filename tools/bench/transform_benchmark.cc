@@ -1,9 +1,10 @@
 // Times our two custom batched FFT kernels side by side on the same maps: the
 // register-resident kernels (fftconv/cuda/register_fft_kernels.h) and the radix-4 passes
 // in shared memory (fftconv/cuda/batched_fft_kernels.h), forward (real maps -> bin-major
-// half spectra) and inverse (half spectra -> real maps, with scale and bias), for square
-// sizes 8 to 128 (at 128 the shared-memory kernel writes bin-major directly, without the
-// map-major chunks and transpose that fftconv uses there). Cases are named "forward/32/registers", "inverse/64/shared_passes", ...
+// half spectra) and inverse (half spectra -> real maps, with scale and bias), for the
+// register kernels' square sides 8 to 128 (kRegisterFftSides; the shared-memory passes at
+// the powers of two only; at 128 they write bin-major directly, without the map-major
+// chunks and transpose that fftconv uses there). Cases are named "forward/32/registers", "inverse/64/shared_passes", ...
 //
 //   transform_benchmark [--megabytes=64] [--benchmark_filter=...]
 //
@@ -79,8 +80,11 @@ absl::Status Launch(Kernel kernel, Direction direction, int64_t n, int64_t maps,
 absl::Status RunCase(benchmark::State& state, Kernel kernel, Direction direction, int64_t n) {
   const int64_t maps = (int64_t{absl::GetFlag(FLAGS_megabytes)} << 20) / (4 * n * n);
   const int64_t bins = n * (n / 2 + 1);
-  FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::PrepareBatchedFft(n, n));
-  FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::PrepareRegisterFft());
+  if (kernel == Kernel::kSharedPasses) {
+    FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::PrepareBatchedFft(n, n));
+  } else {
+    FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::PrepareRegisterFft());
+  }
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer real, DeviceBuffer::Allocate(4 * maps * n * n));
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer spectra, DeviceBuffer::Allocate(8 * maps * bins));
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer bias, DeviceBuffer::Allocate(4 * 64));
@@ -132,9 +136,10 @@ int Main(int argc, char** argv) {
   }
   bool failed = false;
   for (Direction direction : {Direction::kForward, Direction::kInverse}) {
-    for (int64_t n : {8, 16, 32, 64, 128}) {
+    for (int64_t n : fftconv::kRegisterFftSides) {
       for (Kernel kernel :
            {Kernel::kRegisters, Kernel::kRegistersMapMajor, Kernel::kSharedPasses}) {
+        if (kernel == Kernel::kSharedPasses && !fftconv::BatchedFftSupports(n, n)) continue;
         const std::string name =
             absl::StrCat(direction == Direction::kForward ? "forward/" : "inverse/", n, "/",
                          KernelName(kernel));
