@@ -1,5 +1,6 @@
 // Device-side pieces shared by the register-resident FFT kernels
-// (register_fft_kernels.cu for sides 8..64, register_fft128_kernels.cu for 128): unrolled
+// (register_fft_kernels.cu for the sides up to 64, powers of two and smooth ones alike;
+// register_fft128_kernels.cu for 128): unrolled
 // FFTs with compile-time twiddles, real-pair separation, fast division, and the staging
 // copies between global memory and a block's per-map shared-memory regions. Internal.
 #ifndef FFTRAIN_FFTCONV_CUDA_REGISTER_FFT_DEVICE_CUH_
