@@ -59,10 +59,9 @@ cp tools/gpu_bundle/run_tests.sh "$out/run_tests.sh"
 chmod +x "$out/run_tests.sh"
 # The commit built, marked "-dirty" where tracked files differed from it (a bundle built
 # before its commit must not be credited to the parent).
-{ commit=$(git rev-parse HEAD 2>/dev/null) &&
-  if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-    commit="$commit-dirty"
-  fi &&
-  echo "$commit" > "$out/COMMIT"; } || true
+if commit=$(git rev-parse HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- || commit="$commit-dirty"
+  echo "$commit" > "$out/COMMIT"
+fi
 echo "GPU bundle in $out: $(ls "$out/tests" | wc -l) tests, $(ls "$out/bin" | wc -l) binaries," \
      "$(du -sh "$out" | cut -f1)"

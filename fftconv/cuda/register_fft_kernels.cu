@@ -1,7 +1,10 @@
 #include "fftconv/cuda/register_fft_kernels.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
+#include <utility>
 
 #include "fftconv/cuda/register_fft128_kernels.h"
 #include "fftconv/cuda/register_fft_device.cuh"
@@ -246,25 +249,32 @@ bool WindowFits(int64_t n, int64_t rows, int64_t cols, int64_t top, int64_t left
   return rows > 0 && cols > 0 && top >= 0 && left >= 0 && top + rows <= n && left + cols <= n;
 }
 
-// Calls f with the side as a compile-time constant, for every side below 128 (which has
-// kernels of its own); cudaErrorInvalidValue for any other.
+// Calls f with kRegisterFftSides[I] as a compile-time constant if it is n; 128 has kernels
+// of its own (register_fft128_kernels.h) and is never instantiated here.
+template <size_t I, typename F>
+bool CallIfSide(int64_t n, F& f, cudaError_t* result) {
+  constexpr int kSide = static_cast<int>(kRegisterFftSides[I]);
+  if constexpr (kSide == 128) {
+    return false;
+  } else {
+    if (n != kSide) return false;
+    *result = f(std::integral_constant<int, kSide>{});
+    return true;
+  }
+}
+
+template <typename F, size_t... I>
+cudaError_t WithSide(int64_t n, F&& f, std::index_sequence<I...>) {
+  cudaError_t result = cudaErrorInvalidValue;
+  (CallIfSide<I>(n, f, &result) || ...);
+  return result;
+}
+
+// Calls f with side n as a compile-time constant, for every side of kRegisterFftSides but
+// 128; cudaErrorInvalidValue for any other.
 template <typename F>
 cudaError_t WithSide(int64_t n, F&& f) {
-  switch (n) {
-    case 8: return f(std::integral_constant<int, 8>{});
-    case 12: return f(std::integral_constant<int, 12>{});
-    case 14: return f(std::integral_constant<int, 14>{});
-    case 16: return f(std::integral_constant<int, 16>{});
-    case 20: return f(std::integral_constant<int, 20>{});
-    case 24: return f(std::integral_constant<int, 24>{});
-    case 28: return f(std::integral_constant<int, 28>{});
-    case 32: return f(std::integral_constant<int, 32>{});
-    case 40: return f(std::integral_constant<int, 40>{});
-    case 48: return f(std::integral_constant<int, 48>{});
-    case 56: return f(std::integral_constant<int, 56>{});
-    case 64: return f(std::integral_constant<int, 64>{});
-    default: return cudaErrorInvalidValue;
-  }
+  return WithSide(n, f, std::make_index_sequence<std::size(kRegisterFftSides)>{});
 }
 
 }  // namespace
