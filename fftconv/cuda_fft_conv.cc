@@ -18,6 +18,7 @@
 #include "fftconv/cuda/map_transform.h"
 #include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/thin_product_kernels.h"
+#include "fftconv/cuda/tf32x3_product_kernels.h"
 #include "fftconv/cuda_tiled_conv.h"
 
 namespace fftrain::fftconv {
@@ -144,6 +145,7 @@ struct CudaFftConvPlan::Impl {
       FFTRAIN_CUDA_RETURN_IF_ERROR(launch({s.n, s.c, s.k, layout.bins()}, lhs, rhs, out, stream));
       return absl::OkStatus();
     }
+    if (product == ProductEngine::kTf32x3) return TensorCoreProducts(pass, lhs, rhs, out, stream);
     switch (pass) {
       case Pass::kForward:
         return ProductPerBin(CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c, rhs, s.c, s.k * s.c, lhs,
@@ -156,6 +158,40 @@ struct CudaFftConvPlan::Impl {
                              s.k, s.n * s.k, out, s.c, s.k * s.c, ws, stream);
     }
     return absl::InternalError("CudaFftConvPlan: unknown pass");
+  }
+
+  // The same products, in our row-major terms, on the TF32-split tensor-core kernel.
+  absl::Status TensorCoreProducts(Pass pass, const cufftComplex* lhs, const cufftComplex* rhs,
+                                  cufftComplex* out, cudaStream_t stream) const {
+    const ConvShape& s = layout.shape();
+    const int64_t bins = layout.bins();
+    const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
+    ComplexProductDims dims;
+    ComplexMatrices a, b;
+    int64_t ldc = 0, stride_c = 0;
+    switch (pass) {
+      case Pass::kForward:  // X^ (n x c) times W^ (k x c) conjugate-transposed
+        dims = {s.n, s.k, s.c, bins};
+        a = {lhs, s.c, nc, false, false};
+        b = {rhs, s.c, kc, true, true};
+        ldc = s.k, stride_c = nk;
+        break;
+      case Pass::kBackwardData:  // GY^ (n x k) times W^ (k x c)
+        dims = {s.n, s.c, s.k, bins};
+        a = {lhs, s.k, nk, false, false};
+        b = {rhs, s.c, kc, false, false};
+        ldc = s.c, stride_c = nc;
+        break;
+      case Pass::kBackwardFilter:  // GY^ (n x k) conjugate-transposed times X^ (n x c)
+        dims = {s.k, s.c, s.n, bins};
+        a = {lhs, s.k, nk, true, true};
+        b = {rhs, s.c, nc, false, false};
+        ldc = s.c, stride_c = kc;
+        break;
+    }
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        LaunchTf32x3ComplexProduct(dims, a, b, out, ldc, stride_c, stream));
+    return absl::OkStatus();
   }
 };
 

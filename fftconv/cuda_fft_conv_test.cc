@@ -81,9 +81,7 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
       EXPECT_STREQ(plan->transform_name(),
                    c.engine == TransformEngine::kCufft ? "cufft" : "batched");
     }
-    EXPECT_STREQ(plan->product_name(), c.product == ProductEngine::kCgemm3m ? "cgemm3m"
-                                       : c.product == ProductEngine::kThin  ? "thin"
-                                                                            : "cgemm");
+    EXPECT_STREQ(plan->product_name(), ProductEngineName(c.product));
     const HostTensors t = MakeTensors(s, seed);
     seed += 10;
     DeviceStep d(*plan, t);
@@ -108,6 +106,12 @@ INSTANTIATE_TEST_SUITE_P(
                       EngineCase{"auto", TransformEngine::kAuto, Sizes::kPlanner},
                       EngineCase{"cgemm3m", TransformEngine::kAuto, Sizes::kPlanner,
                                  ProductEngine::kCgemm3m},
+                      // Our tensor-core products, after cuFFT at odd sizes and after our
+                      // kernels at the register sides.
+                      EngineCase{"tf32x3", TransformEngine::kAuto, Sizes::kPlanner,
+                                 ProductEngine::kTf32x3},
+                      EngineCase{"tf32x3_register_sides", TransformEngine::kBatchedKernels,
+                                 Sizes::kRegisterSide, ProductEngine::kTf32x3},
                       // Thin products on map-major spectra, from each transform engine.
                       EngineCase{"thin_cufft", TransformEngine::kCufft, Sizes::kPlanner,
                                  ProductEngine::kThin},

@@ -100,7 +100,9 @@ INSTANTIATE_TEST_SUITE_P(
                       TiledCase{"batched_cgemm3m", TransformEngine::kBatchedKernels,
                                 ProductEngine::kCgemm3m},
                       TiledCase{"batched_thin", TransformEngine::kBatchedKernels,
-                                ProductEngine::kThin}),
+                                ProductEngine::kThin},
+                      TiledCase{"batched_tf32x3", TransformEngine::kBatchedKernels,
+                                ProductEngine::kTf32x3}),
     [](const ::testing::TestParamInfo<TiledCase>& info) { return std::string(info.param.name); });
 
 // What the tuner's tiled candidates look like at scale: 3x3 on 56x56 in 16x16 transforms

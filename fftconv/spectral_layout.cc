@@ -69,6 +69,7 @@ const char* ProductEngineName(ProductEngine product) {
   switch (product) {
     case ProductEngine::kCgemm3m: return "cgemm3m";
     case ProductEngine::kThin: return "thin";
+    case ProductEngine::kTf32x3: return "tf32x3";
     default: return "cgemm";
   }
 }

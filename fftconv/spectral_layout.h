@@ -33,10 +33,15 @@ enum class ProductEngine {
   // network's first layer): one thread per bin, memory-bound, where cuBLAS's tiles would
   // be mostly empty. Its plans keep spectra map-major (SpectrumOrder::kMapMajor).
   kThin,
+  // fftrain's tensor-core kernel (cuda/tf32x3_product_kernels.h): each fp32 operand split
+  // into two TF32 numbers, three tensor-core products per real one, Gauss's three real
+  // products per complex one; fp32 accuracy. Faster than CGEMM on some layers, slower on
+  // others: the tuner measures.
+  kTf32x3,
 };
 
 
-// "cgemm", "cgemm3m" or "thin" (kAuto names what it stands for, "cgemm"): the names the
+// "cgemm", "cgemm3m", "thin" or "tf32x3" (kAuto names what it stands for, "cgemm"): the names the
 // plans report and the tuner's cache stores.
 const char* ProductEngineName(ProductEngine product);
 

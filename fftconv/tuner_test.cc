@@ -26,24 +26,24 @@ ConvShape Shape(int64_t size, int64_t kernel) {
 
 TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
   // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16 and 14, each with
-  // the three product variants (C = 8 admits the thin products); and tiles of 6 (2x2 of
+  // the four product variants (C = 8 admits the thin products); and tiles of 6 (2x2 of
   // them) in 8x8 transforms.
   const auto odd = CandidateMethods(Shape(13, 3));
-  EXPECT_EQ(odd.size(), 12u + 3u);
+  EXPECT_EQ(odd.size(), 16u + 4u);
   int batched_14 = 0;
   for (const ConvMethod& m : odd) {
     batched_14 += m.transform == TransformEngine::kBatchedKernels && m.fft_h == 14 && m.fft_w == 14;
   }
-  EXPECT_EQ(batched_14, 3);
+  EXPECT_EQ(batched_14, 4);
   // 32 is both: cuFFT and batched at 32; tiles of 12 in 16x16 (8x8 would give tiles of
   // 4, smaller than the 5x5 kernel).
   const auto even = CandidateMethods(Shape(32, 5));
-  EXPECT_EQ(even.size(), 6u + 3u);
-  // One channel more than the thin products take: CGEMM and CGEMM3M only.
+  EXPECT_EQ(even.size(), 8u + 4u);
+  // One channel more than the thin products take: CGEMM, CGEMM3M and TF32x3.
   ConvShape wide = Shape(32, 5);
   wide.c = kMaxThinChannels + 1;
   const auto no_thin = CandidateMethods(wide);
-  EXPECT_EQ(no_thin.size(), 4u + 2u);
+  EXPECT_EQ(no_thin.size(), 6u + 3u);
   for (const ConvMethod& m : no_thin) EXPECT_NE(m.product, ProductEngine::kThin);
   // 200 > 128: no batched kernel on whole images.
   for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {

@@ -134,7 +134,8 @@ TEST(PaperLayerThinTest, L1WithThinProductsMatchesTheGpuReference) {
 TEST(PaperLayerSmoothSideTest, L5On14x14TransformsMatchesTheGpuReference) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   const ConvShape l5 = ConvnetBenchmarkLayers()[4];
-  for (ProductEngine product : {ProductEngine::kCgemm, ProductEngine::kCgemm3m}) {
+  for (ProductEngine product :
+       {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kTf32x3}) {
     FftConvOptions options = OptionsFor(l5, TransformEngine::kBatchedKernels, product);
     options.fft_h = options.fft_w = 14;
     ExpectLayerMatchesReference(4, options);

@@ -1,0 +1,302 @@
+#include "fftconv/cuda/tf32x3_product_kernels.h"
+
+#include <cstdint>
+
+namespace fftrain::fftconv {
+namespace {
+
+// A block computes a kTileM x kTileN tile of C, its warps kWarpM x kWarpN each: mma
+// tiles of 16 x 8 with three accumulators (Gauss's products, below). Operand tiles of
+// kTileK complex columns stream through kStages buffers filled by cp.async, so the
+// loads of tile t+2 overlap the multiplies of tile t.
+constexpr int kTileM = 64;
+constexpr int kTileN = 64;
+constexpr int kTileK = 16;
+constexpr int kStages = 3;
+constexpr int kWarpM = 32;
+constexpr int kWarpN = 32;
+constexpr int kWarpsM = kTileM / kWarpM;
+constexpr int kThreads = 32 * kWarpsM * (kTileN / kWarpN);
+constexpr int kMmaTilesM = kWarpM / 16;
+constexpr int kMmaTilesN = kWarpN / 8;
+
+// Shared-memory pitches (complex elements) that make each quarter-warp's 8-byte fragment
+// loads hit distinct banks: the row step is 8 banks modulo 32 in every layout.
+constexpr int kPitchK = kTileK + 4;   // tiles stored [row][k]
+constexpr int kPitchM = kTileM + 4;   // A stored [k][m]
+constexpr int kPitchN = kTileN + 4;   // B stored [k][n]
+
+template <bool kTransposed>
+constexpr int ATileElements() {
+  return kTransposed ? kTileK * kPitchM : kTileM * kPitchK;
+}
+template <bool kTransposed>
+constexpr int BTileElements() {
+  return kTransposed ? kTileN * kPitchK : kTileK * kPitchN;
+}
+template <bool kATransposed, bool kBTransposed>
+constexpr int SharedBytes() {
+  return kStages * (ATileElements<kATransposed>() + BTileElements<kBTransposed>()) *
+         static_cast<int>(sizeof(float2));
+}
+
+struct KernelDims {
+  int m, n, k;
+  int64_t batch;
+};
+
+// kVec complex elements (8 or 16 bytes) from global to shared memory, asynchronously.
+template <int kVec>
+__device__ __forceinline__ void CopyAsync(float2* shared, const float2* global, bool in_bounds) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  // A source size of 0 zero-fills: the tile's edges past the matrix add nothing.
+  const int source_bytes = in_bounds ? 8 * kVec : 0;
+  if constexpr (kVec == 2) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address),
+                 "l"(global), "r"(source_bytes));
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(address), "l"(global),
+                 "r"(source_bytes));
+  }
+}
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void WaitForCopies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// x = big + small: big is x rounded to TF32; small, the rest, is exact in fp32 and at
+// most half a TF32 ulp of x, and the tensor cores read only its top 19 bits (they
+// ignore an operand's low 13 bits), so big + small carries x to 2^-21 relative.
+__device__ __forceinline__ void SplitTf32(float x, uint32_t& big, uint32_t& small) {
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(big) : "f"(x));
+  small = __float_as_uint(x - __uint_as_float(big));
+}
+
+__device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4],
+                                    const uint32_t (&b)[2]) {
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// d += a * b at fp32 accuracy; the small terms first, as they are the smaller.
+__device__ __forceinline__ void Mma3(float (&d)[4], const uint32_t (&a_big)[4],
+                                     const uint32_t (&a_small)[4], const uint32_t (&b_big)[2],
+                                     const uint32_t (&b_small)[2]) {
+  Mma(d, a_small, b_big);
+  Mma(d, a_big, b_small);
+  Mma(d, a_big, b_big);
+}
+
+// Issues the copies of a kRows x kCols tile of a stored matrix (rows ld apart, row_limit x
+// col_limit of them in bounds), from (row0, col0), into a shared tile with kPitch.
+// Consecutive threads take consecutive elements of a row (coalesced).
+template <int kRows, int kCols, int kPitch, int kVec>
+__device__ __forceinline__ void CopyTile(const float2* matrix, int64_t ld, int row0, int col0,
+                                         int row_limit, int col_limit, float2* tile) {
+  constexpr int kChunksPerRow = kCols / kVec;
+  static_assert(kRows * kChunksPerRow % kThreads == 0, "tile copies must split evenly");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunksPerRow / kThreads; ++i) {
+    const int chunk = threadIdx.x + i * kThreads;
+    const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow * kVec;
+    // With kVec == 2 the limits are even, so a chunk is wholly in or out.
+    const bool in_bounds = row0 + row < row_limit && col0 + col < col_limit;
+    const float2* source = in_bounds ? matrix + (row0 + row) * ld + col0 + col : matrix;
+    CopyAsync<kVec>(tile + row * kPitch + col, source, in_bounds);
+  }
+}
+
+// The copies of the operands' k-tile starting at k0 into one stage's buffers.
+template <bool kATransposed, bool kBTransposed, int kVec>
+__device__ __forceinline__ void LoadTiles(const KernelDims& d, const float2* a, int64_t lda,
+                                          const float2* b, int64_t ldb, int m0, int n0, int k0,
+                                          float2* a_tile, float2* b_tile) {
+  if constexpr (kATransposed) {
+    CopyTile<kTileK, kTileM, kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
+  } else {
+    CopyTile<kTileM, kTileK, kPitchK, kVec>(a, lda, m0, k0, d.m, d.k, a_tile);
+  }
+  if constexpr (kBTransposed) {
+    CopyTile<kTileN, kTileK, kPitchK, kVec>(b, ldb, n0, k0, d.n, d.k, b_tile);
+  } else {
+    CopyTile<kTileK, kTileN, kPitchN, kVec>(b, ldb, k0, n0, d.k, d.n, b_tile);
+  }
+}
+
+template <bool kATransposed, bool kBTransposed, int kVec>
+__global__ void __launch_bounds__(kThreads, 2)
+    Tf32x3ComplexProductKernel(KernelDims d, ComplexMatrices a, ComplexMatrices b,
+                               float2* __restrict__ c, int64_t ldc, int64_t stride_c) {
+  extern __shared__ float2 shared[];
+  constexpr int kAElements = ATileElements<kATransposed>();
+  constexpr int kStageElements = kAElements + BTileElements<kBTransposed>();
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int group = lane / 4, thread_in_group = lane % 4;  // mma fragment coordinates
+  const int warp_m = (warp % kWarpsM) * kWarpM, warp_n = (warp / kWarpsM) * kWarpN;
+  const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  const float a_sign = a.conjugated ? -1.0f : 1.0f;
+  const float b_sign = b.conjugated ? -1.0f : 1.0f;
+  const int k_tiles = (d.k + kTileK - 1) / kTileK;
+
+  for (int64_t batch = blockIdx.z; batch < d.batch; batch += gridDim.z) {
+    const float2* a_batch = a.data + batch * a.batch_stride;
+    const float2* b_batch = b.data + batch * b.batch_stride;
+    // Gauss's three products: re*re, im*im and (re + im)(re + im).
+    float acc[3][kMmaTilesM][kMmaTilesN][4] = {};
+
+    // The buffers may still be read by the previous batch's last tiles.
+    __syncthreads();
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+      if (s < k_tiles) {
+        LoadTiles<kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
+                                              s * kTileK, shared + s * kStageElements,
+                                              shared + s * kStageElements + kAElements);
+      }
+      CommitCopies();
+    }
+    for (int kt = 0; kt < k_tiles; ++kt) {
+      WaitForCopies<kStages - 2>();
+      __syncthreads();
+      // Refill the stage every warp finished with (tile kt - 1) before the barrier.
+      const int next = kt + kStages - 1;
+      if (next < k_tiles) {
+        float2* stage = shared + (next % kStages) * kStageElements;
+        LoadTiles<kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
+                                              next * kTileK, stage, stage + kAElements);
+      }
+      CommitCopies();
+
+      const float2* a_tile = shared + (kt % kStages) * kStageElements;
+      const float2* b_tile = a_tile + kAElements;
+#pragma unroll
+      for (int kk = 0; kk < kTileK; kk += 8) {
+        // A fragments: [tile][re, im, re + im][register], registers at rows g, g+8 and
+        // columns t, t+4 of the 16 x 8 tile (PTX's m16n8k8 .tf32 layout). Split once
+        // and kept for all of the warp's B fragments.
+        uint32_t a_big[kMmaTilesM][3][4], a_small[kMmaTilesM][3][4];
+#pragma unroll
+        for (int mi = 0; mi < kMmaTilesM; ++mi) {
+#pragma unroll
+          for (int r = 0; r < 4; ++r) {
+            const int row = warp_m + mi * 16 + group + (r % 2) * 8;
+            const int col = kk + thread_in_group + (r / 2) * 4;
+            const float2 v =
+                kATransposed ? a_tile[col * kPitchM + row] : a_tile[row * kPitchK + col];
+            const float im = a_sign * v.y;
+            SplitTf32(v.x, a_big[mi][0][r], a_small[mi][0][r]);
+            SplitTf32(im, a_big[mi][1][r], a_small[mi][1][r]);
+            SplitTf32(v.x + im, a_big[mi][2][r], a_small[mi][2][r]);
+          }
+        }
+#pragma unroll
+        for (int ni = 0; ni < kMmaTilesN; ++ni) {
+          // B fragment: rows t and t+4, column g of the 8 x 8 tile.
+          uint32_t b_big[3][2], b_small[3][2];
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int row = kk + thread_in_group + r * 4;
+            const int col = warp_n + ni * 8 + group;
+            const float2 v =
+                kBTransposed ? b_tile[col * kPitchK + row] : b_tile[row * kPitchN + col];
+            const float im = b_sign * v.y;
+            SplitTf32(v.x, b_big[0][r], b_small[0][r]);
+            SplitTf32(im, b_big[1][r], b_small[1][r]);
+            SplitTf32(v.x + im, b_big[2][r], b_small[2][r]);
+          }
+#pragma unroll
+          for (int mi = 0; mi < kMmaTilesM; ++mi) {
+#pragma unroll
+            for (int p = 0; p < 3; ++p) {
+              Mma3(acc[p][mi][ni], a_big[mi][p], a_small[mi][p], b_big[p], b_small[p]);
+            }
+          }
+        }
+      }
+    }
+    WaitForCopies<0>();
+
+    float2* c_batch = c + batch * stride_c;
+#pragma unroll
+    for (int mi = 0; mi < kMmaTilesM; ++mi) {
+#pragma unroll
+      for (int ni = 0; ni < kMmaTilesN; ++ni) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          // Accumulator registers: rows g (0, 1) and g+8 (2, 3), columns 2t and 2t+1.
+          const int row = m0 + warp_m + mi * 16 + group + (r / 2) * 8;
+          const int col = n0 + warp_n + ni * 8 + thread_in_group * 2 + r % 2;
+          if (row < d.m && col < d.n) {
+            const float re_re = acc[0][mi][ni][r], im_im = acc[1][mi][ni][r];
+            c_batch[row * ldc + col] =
+                make_float2(re_re - im_im, acc[2][mi][ni][r] - re_re - im_im);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <bool kATransposed, bool kBTransposed, int kVec>
+cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
+                   float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
+  constexpr int kShared = SharedBytes<kATransposed, kBTransposed>();
+  const auto kernel = Tf32x3ComplexProductKernel<kATransposed, kBTransposed, kVec>;
+  // Above 48 KiB a kernel must opt in; once per instantiation (thread-safe static).
+  static const cudaError_t opt_in =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
+  if (opt_in != cudaSuccess) return opt_in;
+  const int64_t max_grid_z = 65535;
+  const dim3 grid((d.n + kTileN - 1) / kTileN, (d.m + kTileM - 1) / kTileM,
+                  static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
+  kernel<<<grid, kThreads, kShared, stream>>>(d, a, b, c, ldc, stride_c);
+  return cudaGetLastError();
+}
+
+template <bool kATransposed, bool kBTransposed>
+cudaError_t LaunchWithCopyWidth(bool pairs, const KernelDims& d, const ComplexMatrices& a,
+                                const ComplexMatrices& b, float2* c, int64_t ldc,
+                                int64_t stride_c, cudaStream_t stream) {
+  return pairs ? Launch<kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
+               : Launch<kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
+}
+
+// Whether every row of the operand starts 16-byte aligned and holds whole pairs in
+// bounds, so that tiles copy two complex numbers at a time.
+bool CopiesInPairs(const ComplexMatrices& m, int64_t stored_columns) {
+  return reinterpret_cast<uintptr_t>(m.data) % 16 == 0 && m.ld % 2 == 0 &&
+         m.batch_stride % 2 == 0 && stored_columns % 2 == 0;
+}
+
+}  // namespace
+
+cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const ComplexMatrices& a,
+                                       const ComplexMatrices& b, float2* c, int64_t ldc,
+                                       int64_t stride_c, cudaStream_t stream) {
+  constexpr int64_t kMaxSize = int64_t{1} << 30;  // tile origins and indices stay in int
+  const bool sizes_ok = dims.m > 0 && dims.n > 0 && dims.k > 0 && dims.batch > 0 &&
+                        dims.m < kMaxSize && dims.n < kMaxSize && dims.k < kMaxSize;
+  if (!sizes_ok || a.data == nullptr || b.data == nullptr || c == nullptr ||
+      a.ld < (a.transposed ? dims.m : dims.k) || b.ld < (b.transposed ? dims.k : dims.n) ||
+      ldc < dims.n || (dims.m + kTileM - 1) / kTileM > 65535) {
+    return cudaErrorInvalidValue;
+  }
+  const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n),
+                     static_cast<int>(dims.k), dims.batch};
+  const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
+                     CopiesInPairs(b, b.transposed ? dims.k : dims.n);
+  if (a.transposed) {
+    return b.transposed ? LaunchWithCopyWidth<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+                        : LaunchWithCopyWidth<true, false>(pairs, d, a, b, c, ldc, stride_c,
+                                                           stream);
+  }
+  return b.transposed
+             ? LaunchWithCopyWidth<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+             : LaunchWithCopyWidth<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+}
+
+}  // namespace fftrain::fftconv
