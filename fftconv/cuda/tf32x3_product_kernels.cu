@@ -5,40 +5,46 @@
 namespace fftrain::fftconv {
 namespace {
 
-// A block computes a kTileM x kTileN tile of C, its warps kWarpM x kWarpN each: mma
-// tiles of 16 x 8 with three accumulators (Gauss's products, below). Operand tiles of
-// kTileK complex columns stream through kStages buffers filled by cp.async, so the
-// loads of tile t+2 overlap the multiplies of tile t.
-constexpr int kTileM = 64;
-constexpr int kTileN = 64;
+// A block of four warps computes a kTileM x kTileN tile of C (64 x 64 or 128 x 32, see
+// Tiling), each warp kWarpM x kWarpN of it: mma tiles of 16 x 8 with three accumulators
+// (Gauss's products, below). Operand tiles of kTileK complex columns stream through
+// kStages buffers filled by cp.async, so the loads of tile t+2 overlap the multiplies of
+// tile t.
 constexpr int kTileK = 16;
 constexpr int kStages = 3;
 constexpr int kWarpM = 32;
 constexpr int kWarpN = 32;
-constexpr int kWarpsM = kTileM / kWarpM;
-constexpr int kThreads = 32 * kWarpsM * (kTileN / kWarpN);
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
 constexpr int kMmaTilesM = kWarpM / 16;
 constexpr int kMmaTilesN = kWarpN / 8;
 
 // Shared-memory pitches (complex elements) that make each quarter-warp's 8-byte fragment
 // loads hit distinct banks: the row step is 8 banks modulo 32 in every layout.
-constexpr int kPitchK = kTileK + 4;   // tiles stored [row][k]
-constexpr int kPitchM = kTileM + 4;   // A stored [k][m]
-constexpr int kPitchN = kTileN + 4;   // B stored [k][n]
+constexpr int kPitchK = kTileK + 4;  // tiles stored [row][k]
 
-template <bool kTransposed>
-constexpr int ATileElements() {
-  return kTransposed ? kTileK * kPitchM : kTileM * kPitchK;
-}
-template <bool kTransposed>
-constexpr int BTileElements() {
-  return kTransposed ? kTileN * kPitchK : kTileK * kPitchN;
-}
-template <bool kATransposed, bool kBTransposed>
-constexpr int SharedBytes() {
-  return kStages * (ATileElements<kATransposed>() + BTileElements<kBTransposed>()) *
-         static_cast<int>(sizeof(float2));
-}
+// The block's warps as kWarpsM x (kWarps / kWarpsM). 64 x 64 tiles serve most products;
+// 128 x 32 ones serve those whose n leaves half of a 64-wide tile empty (96 channels).
+template <int kWarpsM>
+struct Tiling {
+  static constexpr int kTileM = kWarpM * kWarpsM;
+  static constexpr int kTileN = kWarpN * (kWarps / kWarpsM);
+  static constexpr int kPitchM = kTileM + 4;  // A stored [k][m]
+  static constexpr int kPitchN = kTileN + 4;  // B stored [k][n]
+  template <bool kTransposed>
+  static constexpr int ATileElements() {
+    return kTransposed ? kTileK * kPitchM : kTileM * kPitchK;
+  }
+  template <bool kTransposed>
+  static constexpr int BTileElements() {
+    return kTransposed ? kTileN * kPitchK : kTileK * kPitchN;
+  }
+  template <bool kATransposed, bool kBTransposed>
+  static constexpr int SharedBytes() {
+    return kStages * (ATileElements<kATransposed>() + BTileElements<kBTransposed>()) *
+           static_cast<int>(sizeof(float2));
+  }
+};
 
 struct KernelDims {
   int m, n, k;
@@ -110,10 +116,13 @@ __device__ __forceinline__ void CopyTile(const float2* matrix, int64_t ld, int r
 }
 
 // The copies of the operands' k-tile starting at k0 into one stage's buffers.
-template <bool kATransposed, bool kBTransposed, int kVec>
+template <int kWarpsM, bool kATransposed, bool kBTransposed, int kVec>
 __device__ __forceinline__ void LoadTiles(const KernelDims& d, const float2* a, int64_t lda,
                                           const float2* b, int64_t ldb, int m0, int n0, int k0,
                                           float2* a_tile, float2* b_tile) {
+  using T = Tiling<kWarpsM>;
+  constexpr int kTileM = T::kTileM, kTileN = T::kTileN, kPitchM = T::kPitchM,
+                kPitchN = T::kPitchN;
   if constexpr (kATransposed) {
     CopyTile<kTileK, kTileM, kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
   } else {
@@ -126,13 +135,16 @@ __device__ __forceinline__ void LoadTiles(const KernelDims& d, const float2* a, 
   }
 }
 
-template <bool kATransposed, bool kBTransposed, int kVec>
+template <int kWarpsM, bool kATransposed, bool kBTransposed, int kVec>
 __global__ void __launch_bounds__(kThreads, 2)
     Tf32x3ComplexProductKernel(KernelDims d, ComplexMatrices a, ComplexMatrices b,
                                float2* __restrict__ c, int64_t ldc, int64_t stride_c) {
   extern __shared__ float2 shared[];
-  constexpr int kAElements = ATileElements<kATransposed>();
-  constexpr int kStageElements = kAElements + BTileElements<kBTransposed>();
+  using T = Tiling<kWarpsM>;
+  constexpr int kTileM = T::kTileM, kTileN = T::kTileN, kPitchM = T::kPitchM,
+                kPitchN = T::kPitchN;
+  constexpr int kAElements = T::template ATileElements<kATransposed>();
+  constexpr int kStageElements = kAElements + T::template BTileElements<kBTransposed>();
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int group = lane / 4, thread_in_group = lane % 4;  // mma fragment coordinates
@@ -153,7 +165,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
       if (s < k_tiles) {
-        LoadTiles<kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
+        LoadTiles<kWarpsM, kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
                                               s * kTileK, shared + s * kStageElements,
                                               shared + s * kStageElements + kAElements);
       }
@@ -166,7 +178,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       const int next = kt + kStages - 1;
       if (next < k_tiles) {
         float2* stage = shared + (next % kStages) * kStageElements;
-        LoadTiles<kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
+        LoadTiles<kWarpsM, kATransposed, kBTransposed, kVec>(d, a_batch, a.ld, b_batch, b.ld, m0, n0,
                                               next * kTileK, stage, stage + kAElements);
       }
       CommitCopies();
@@ -241,28 +253,41 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-template <bool kATransposed, bool kBTransposed, int kVec>
+template <int kWarpsM, bool kATransposed, bool kBTransposed, int kVec>
 cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
                    float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
-  constexpr int kShared = SharedBytes<kATransposed, kBTransposed>();
-  const auto kernel = Tf32x3ComplexProductKernel<kATransposed, kBTransposed, kVec>;
+  using T = Tiling<kWarpsM>;
+  constexpr int kShared = T::template SharedBytes<kATransposed, kBTransposed>();
+  const auto kernel = Tf32x3ComplexProductKernel<kWarpsM, kATransposed, kBTransposed, kVec>;
   // Above 48 KiB a kernel must opt in; once per instantiation (thread-safe static).
   static const cudaError_t opt_in =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
   if (opt_in != cudaSuccess) return opt_in;
   const int64_t max_grid_z = 65535;
-  const dim3 grid((d.n + kTileN - 1) / kTileN, (d.m + kTileM - 1) / kTileM,
+  const dim3 grid((d.n + T::kTileN - 1) / T::kTileN, (d.m + T::kTileM - 1) / T::kTileM,
                   static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
   kernel<<<grid, kThreads, kShared, stream>>>(d, a, b, c, ldc, stride_c);
   return cudaGetLastError();
 }
 
+// Blocks cover C in whole tiles; the shape that pads C less wins (64 x 64 on a tie).
+bool PrefersTallTiles(const KernelDims& d) {
+  const auto padded = [&](int tile_m, int tile_n) {
+    return int64_t{(d.m + tile_m - 1) / tile_m * tile_m} * ((d.n + tile_n - 1) / tile_n * tile_n);
+  };
+  return padded(Tiling<4>::kTileM, Tiling<4>::kTileN) < padded(Tiling<2>::kTileM, Tiling<2>::kTileN);
+}
+
 template <bool kATransposed, bool kBTransposed>
-cudaError_t LaunchWithCopyWidth(bool pairs, const KernelDims& d, const ComplexMatrices& a,
-                                const ComplexMatrices& b, float2* c, int64_t ldc,
-                                int64_t stride_c, cudaStream_t stream) {
-  return pairs ? Launch<kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
-               : Launch<kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
+cudaError_t LaunchWithTiling(bool pairs, const KernelDims& d, const ComplexMatrices& a,
+                             const ComplexMatrices& b, float2* c, int64_t ldc,
+                             int64_t stride_c, cudaStream_t stream) {
+  if (PrefersTallTiles(d)) {
+    return pairs ? Launch<4, kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
+                 : Launch<4, kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
+  }
+  return pairs ? Launch<2, kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
+               : Launch<2, kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
 }
 
 // Whether every row of the operand starts 16-byte aligned and holds whole pairs in
@@ -282,7 +307,7 @@ cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const Com
                         dims.m < kMaxSize && dims.n < kMaxSize && dims.k < kMaxSize;
   if (!sizes_ok || a.data == nullptr || b.data == nullptr || c == nullptr ||
       a.ld < (a.transposed ? dims.m : dims.k) || b.ld < (b.transposed ? dims.k : dims.n) ||
-      ldc < dims.n || (dims.m + kTileM - 1) / kTileM > 65535) {
+      ldc < dims.n || (dims.m + 31) / 32 > 65535) {
     return cudaErrorInvalidValue;
   }
   const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n),
@@ -290,13 +315,13 @@ cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const Com
   const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
                      CopiesInPairs(b, b.transposed ? dims.k : dims.n);
   if (a.transposed) {
-    return b.transposed ? LaunchWithCopyWidth<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-                        : LaunchWithCopyWidth<true, false>(pairs, d, a, b, c, ldc, stride_c,
+    return b.transposed ? LaunchWithTiling<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+                        : LaunchWithTiling<true, false>(pairs, d, a, b, c, ldc, stride_c,
                                                            stream);
   }
   return b.transposed
-             ? LaunchWithCopyWidth<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-             : LaunchWithCopyWidth<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+             ? LaunchWithTiling<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+             : LaunchWithTiling<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
 }
 
 }  // namespace fftrain::fftconv

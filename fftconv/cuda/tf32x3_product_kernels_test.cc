@@ -100,8 +100,9 @@ void CheckProduct(const ProductCase& c, const Operand& a_op, const Operand& b_op
 
 TEST(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
   FFTRAIN_SKIP_WITHOUT_GPU();
-  // Odd sizes copy one complex number at a time, even ones two; both leave partial tiles
-  // (blocks are 64 x 64 of C, 16 deep in k) and batches of several matrices.
+  // Odd sizes copy one complex number at a time, even ones two; all leave partial tiles
+  // (16 deep in k) and batches of several matrices. "odd" runs on 128 x 32 tiles of C (its
+  // 67 columns would leave a 64-wide tile half empty), the others on 64 x 64.
   const std::vector<ProductCase> cases = {
       {"odd", 70, 67, 37, 3},
       {"even", 130, 66, 48, 2},
@@ -127,7 +128,8 @@ TEST(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
 TEST(Tf32x3ProductTest, TheFftPassesLayoutsAtLayerScale) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   // The three passes' products as cuda_fft_conv.cc issues them, at a layer's depth (sums
-  // of 96 and 128 terms, where rounding grows), on 4 bins.
+  // of 96 and 128 terms, where rounding grows), on 4 bins; backward data's 96 columns
+  // take the 128 x 32 tiles.
   const int64_t n = 128, c = 96, k = 64, bins = 4;
   CheckProduct({"forward", n, k, c, bins}, {false, false, 0}, {true, true, 0}, 5000);
   CheckProduct({"backward_data", n, c, k, bins}, {false, false, 0}, {false, false, 0}, 5002);
