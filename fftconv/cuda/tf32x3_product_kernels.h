@@ -1,12 +1,13 @@
 // Per-frequency complex products on tensor cores at fp32 accuracy. Each fp32 operand is
-// split in registers into two TF32 numbers, x = big + small (big = x rounded to TF32,
-// small = the rest rounded to TF32), and a product is big*big + big*small + small*big:
-// three TF32 tensor-core multiplies (mma.sync m16n8k8) that keep about 22 of fp32's 24
-// bits, where one TF32 multiply keeps 11 (2.6e-4 relative error on L5's products; this
-// form measures fp32's 1e-7 level, see tf32x3_product_kernels_test.cc). The dropped
-// small*small term is below fp32's rounding of the sum. Complex products take four real
-// ones; operands are read once into shared memory as interleaved complex and split
-// there, so a product reads its operands as often as CGEMM does.
+// split in registers into two numbers, x = big + small (big = x rounded to TF32, small =
+// the rest, of which the tensor cores read the top bits), and a product is
+// big*big + big*small + small*big: three TF32 tensor-core multiplies (mma.sync m16n8k8)
+// that carry about 21 bits, where one TF32 multiply carries 11 (2.6e-4 relative error on
+// L5's products through cuBLAS; this form measures 1e-6 to 3e-6, like CGEMM). The dropped
+// small*small term is below that. A complex product is Gauss's three real ones, on
+// (re, im, re + im): 9 tensor-core multiplies per complex multiply-add. Operands are
+// read once into shared memory as interleaved complex and split from there, so a product
+// reads its operands as often as CGEMM does.
 //
 // Batched over frequency bins: C_b = op(A_b) op(B_b) for b < batch, every matrix
 // row-major in our terms (cuBLAS's transposes do not enter). Launches are asynchronous
