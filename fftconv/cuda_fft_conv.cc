@@ -109,13 +109,41 @@ struct CudaFftConvPlan::Impl {
   MapWindow WeightWindow() const { return {layout.shape().kh, layout.shape().kw, 0, 0}; }
   MapWindow OutputWindow() const { return {layout.shape().out_h(), layout.shape().out_w(), 0, 0}; }
 
-  // Per frequency bin, C_b = op(A_b) * op(B_b) (column-major, as cuBLAS sees our
-  // row-major matrices), for all bins in one call.
-  absl::Status ProductPerBin(cublasOperation_t op_a, cublasOperation_t op_b, int64_t m,
-                             int64_t n, int64_t k, const cufftComplex* a, int64_t lda,
-                             int64_t stride_a, const cufftComplex* b, int64_t ldb,
-                             int64_t stride_b, cufftComplex* c, int64_t ldc, int64_t stride_c,
-                             MemorySpan ws, cudaStream_t stream) const {
+  // One pass's products, C_b = op(A_b) op(B_b) per bin, row-major in our terms.
+  struct BinProducts {
+    ComplexProductDims dims;
+    ComplexMatrices a, b;
+    int64_t ldc = 0, stride_c = 0;
+  };
+
+  //   kForward        Y (N x K) = X (N x C) W^H     lhs X^, rhs W^, out Y^
+  //   kBackwardData   GX (N x C) = GY (N x K) W     lhs GY^, rhs W^, out GX^
+  //   kBackwardFilter GW (K x C) = GY^H X           lhs GY^, rhs X^, out GW^
+  BinProducts ProductsOf(Pass pass, const cufftComplex* lhs, const cufftComplex* rhs) const {
+    const ConvShape& s = layout.shape();
+    const int64_t bins = layout.bins();
+    const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
+    switch (pass) {
+      case Pass::kForward:
+        return {{s.n, s.k, s.c, bins}, {lhs, s.c, nc, false, false}, {rhs, s.c, kc, true, true},
+                s.k, nk};
+      case Pass::kBackwardData:
+        return {{s.n, s.c, s.k, bins}, {lhs, s.k, nk, false, false},
+                {rhs, s.c, kc, false, false}, s.c, nc};
+      case Pass::kBackwardFilter:
+        return {{s.k, s.c, s.n, bins}, {lhs, s.k, nk, true, true}, {rhs, s.c, nc, false, false},
+                s.c, kc};
+    }
+    return {};
+  }
+
+  // cuBLAS sees our row-major matrices as their transposes, so it computes C^T =
+  // op(B)^T op(A)^T: B first, and a transposed operand is one it takes as stored.
+  absl::Status CublasProducts(const BinProducts& p, cufftComplex* c, MemorySpan ws,
+                              cudaStream_t stream) const {
+    const auto op = [](const ComplexMatrices& m) {
+      return !m.transposed ? CUBLAS_OP_N : m.conjugated ? CUBLAS_OP_C : CUBLAS_OP_T;
+    };
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream));
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(
         cublasSetWorkspace(blas.get(), At(ws, blas_work_offset()), kCublasWorkspaceBytes));
@@ -123,17 +151,14 @@ struct CudaFftConvPlan::Impl {
     const auto gemm = product == ProductEngine::kCgemm3m ? cublasCgemm3mStridedBatched
                                                          : cublasCgemmStridedBatched;
     FFTRAIN_CUBLAS_RETURN_IF_ERROR(gemm(
-        blas.get(), op_a, op_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-        &one, a, static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b, &zero, c,
-        static_cast<int>(ldc), stride_c, static_cast<int>(layout.bins())));
+        blas.get(), op(p.b), op(p.a), static_cast<int>(p.dims.n), static_cast<int>(p.dims.m),
+        static_cast<int>(p.dims.k), &one, p.b.data, static_cast<int>(p.b.ld),
+        p.b.batch_stride, p.a.data, static_cast<int>(p.a.ld), p.a.batch_stride, &zero, c,
+        static_cast<int>(p.ldc), p.stride_c, static_cast<int>(p.dims.batch)));
     return absl::OkStatus();
   }
 
-  // The per-frequency products of a pass, with the plan's product engine:
-  //   kForward        Y (N x K) = X (N x C) W^H     lhs X^, rhs W^, out Y^
-  //   kBackwardData   GX (N x C) = GY (N x K) W     lhs GY^, rhs W^, out GX^
-  //   kBackwardFilter GW (K x C) = GY^H X           lhs GY^, rhs X^, out GW^
-  // cuBLAS sees our row-major matrices as their transposes (Y^T = conj(W) X^T, ...).
+  // The per-frequency products of a pass, with the plan's product engine.
   absl::Status Products(Pass pass, const cufftComplex* lhs, const cufftComplex* rhs,
                         cufftComplex* out, MemorySpan ws, cudaStream_t stream) const {
     NvtxRange range("fftconv.products");
@@ -145,52 +170,10 @@ struct CudaFftConvPlan::Impl {
       FFTRAIN_CUDA_RETURN_IF_ERROR(launch({s.n, s.c, s.k, layout.bins()}, lhs, rhs, out, stream));
       return absl::OkStatus();
     }
-    if (product == ProductEngine::kTf32x3) return TensorCoreProducts(pass, lhs, rhs, out, stream);
-    switch (pass) {
-      case Pass::kForward:
-        return ProductPerBin(CUBLAS_OP_C, CUBLAS_OP_N, s.k, s.n, s.c, rhs, s.c, s.k * s.c, lhs,
-                             s.c, s.n * s.c, out, s.k, s.n * s.k, ws, stream);
-      case Pass::kBackwardData:
-        return ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_N, s.c, s.n, s.k, rhs, s.c, s.k * s.c, lhs,
-                             s.k, s.n * s.k, out, s.c, s.n * s.c, ws, stream);
-      case Pass::kBackwardFilter:
-        return ProductPerBin(CUBLAS_OP_N, CUBLAS_OP_C, s.c, s.k, s.n, rhs, s.c, s.n * s.c, lhs,
-                             s.k, s.n * s.k, out, s.c, s.k * s.c, ws, stream);
-    }
-    return absl::InternalError("CudaFftConvPlan: unknown pass");
-  }
-
-  // The same products, in our row-major terms, on the TF32-split tensor-core kernel.
-  absl::Status TensorCoreProducts(Pass pass, const cufftComplex* lhs, const cufftComplex* rhs,
-                                  cufftComplex* out, cudaStream_t stream) const {
-    const ConvShape& s = layout.shape();
-    const int64_t bins = layout.bins();
-    const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
-    ComplexProductDims dims;
-    ComplexMatrices a, b;
-    int64_t ldc = 0, stride_c = 0;
-    switch (pass) {
-      case Pass::kForward:  // X^ (n x c) times W^ (k x c) conjugate-transposed
-        dims = {s.n, s.k, s.c, bins};
-        a = {lhs, s.c, nc, false, false};
-        b = {rhs, s.c, kc, true, true};
-        ldc = s.k, stride_c = nk;
-        break;
-      case Pass::kBackwardData:  // GY^ (n x k) times W^ (k x c)
-        dims = {s.n, s.c, s.k, bins};
-        a = {lhs, s.k, nk, false, false};
-        b = {rhs, s.c, kc, false, false};
-        ldc = s.c, stride_c = nc;
-        break;
-      case Pass::kBackwardFilter:  // GY^ (n x k) conjugate-transposed times X^ (n x c)
-        dims = {s.k, s.c, s.n, bins};
-        a = {lhs, s.k, nk, true, true};
-        b = {rhs, s.c, nc, false, false};
-        ldc = s.c, stride_c = kc;
-        break;
-    }
+    const BinProducts p = ProductsOf(pass, lhs, rhs);
+    if (product != ProductEngine::kTf32x3) return CublasProducts(p, out, ws, stream);
     FFTRAIN_CUDA_RETURN_IF_ERROR(
-        LaunchTf32x3ComplexProduct(dims, a, b, out, ldc, stride_c, stream));
+        LaunchTf32x3ComplexProduct(p.dims, p.a, p.b, out, p.ldc, p.stride_c, stream));
     return absl::OkStatus();
   }
 };
