@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "fftconv/cuda/tf32x3_device.cuh"
+
 namespace fftrain::fftconv {
 namespace {
 
@@ -51,34 +53,6 @@ struct KernelDims {
   int64_t batch;
 };
 
-// kVec complex elements (8 or 16 bytes) from global to shared memory, asynchronously.
-template <int kVec>
-__device__ __forceinline__ void CopyAsync(float2* shared, const float2* global, bool in_bounds) {
-  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
-  // A source size of 0 zero-fills: the tile's edges past the matrix add nothing.
-  const int source_bytes = in_bounds ? 8 * kVec : 0;
-  if constexpr (kVec == 2) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address),
-                 "l"(global), "r"(source_bytes));
-  } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(address), "l"(global),
-                 "r"(source_bytes));
-  }
-}
-__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
-__device__ __forceinline__ void WaitForCopies() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-}
-
-// x = big + small: big is x rounded to TF32; small, the rest, is exact in fp32 and at
-// most half a TF32 ulp of x, and the tensor cores read only its top 19 bits (they
-// ignore an operand's low 13 bits), so big + small carries x to 2^-21 relative.
-__device__ __forceinline__ void SplitTf32(float x, uint32_t& big, uint32_t& small) {
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(big) : "f"(x));
-  small = __float_as_uint(x - __uint_as_float(big));
-}
-
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4],
                                     const uint32_t (&b)[2]) {
   asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
@@ -96,25 +70,6 @@ __device__ __forceinline__ void Mma3(float (&d)[4], const uint32_t (&a_big)[4],
   Mma(d, a_big, b_big);
 }
 
-// Issues the copies of a kRows x kCols tile of a stored matrix (rows ld apart, row_limit x
-// col_limit of them in bounds), from (row0, col0), into a shared tile with kPitch.
-// Consecutive threads take consecutive elements of a row (coalesced).
-template <int kRows, int kCols, int kPitch, int kVec>
-__device__ __forceinline__ void CopyTile(const float2* matrix, int64_t ld, int row0, int col0,
-                                         int row_limit, int col_limit, float2* tile) {
-  constexpr int kChunksPerRow = kCols / kVec;
-  static_assert(kRows * kChunksPerRow % kThreads == 0, "tile copies must split evenly");
-#pragma unroll
-  for (int i = 0; i < kRows * kChunksPerRow / kThreads; ++i) {
-    const int chunk = threadIdx.x + i * kThreads;
-    const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow * kVec;
-    // With kVec == 2 the limits are even, so a chunk is wholly in or out.
-    const bool in_bounds = row0 + row < row_limit && col0 + col < col_limit;
-    const float2* source = in_bounds ? matrix + (row0 + row) * ld + col0 + col : matrix;
-    CopyAsync<kVec>(tile + row * kPitch + col, source, in_bounds);
-  }
-}
-
 // The copies of the operands' k-tile starting at k0 into one stage's buffers.
 template <int kWarpsM, bool kATransposed, bool kBTransposed, int kVec>
 __device__ __forceinline__ void LoadTiles(const KernelDims& d, const float2* a, int64_t lda,
@@ -124,14 +79,14 @@ __device__ __forceinline__ void LoadTiles(const KernelDims& d, const float2* a, 
   constexpr int kTileM = T::kTileM, kTileN = T::kTileN, kPitchM = T::kPitchM,
                 kPitchN = T::kPitchN;
   if constexpr (kATransposed) {
-    CopyTile<kTileK, kTileM, kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
+    CopyTileAsync<kThreads, kTileK, kTileM, kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
   } else {
-    CopyTile<kTileM, kTileK, kPitchK, kVec>(a, lda, m0, k0, d.m, d.k, a_tile);
+    CopyTileAsync<kThreads, kTileM, kTileK, kPitchK, kVec>(a, lda, m0, k0, d.m, d.k, a_tile);
   }
   if constexpr (kBTransposed) {
-    CopyTile<kTileN, kTileK, kPitchK, kVec>(b, ldb, n0, k0, d.n, d.k, b_tile);
+    CopyTileAsync<kThreads, kTileN, kTileK, kPitchK, kVec>(b, ldb, n0, k0, d.n, d.k, b_tile);
   } else {
-    CopyTile<kTileK, kTileN, kPitchN, kVec>(b, ldb, k0, n0, d.k, d.n, b_tile);
+    CopyTileAsync<kThreads, kTileK, kTileN, kPitchN, kVec>(b, ldb, k0, n0, d.k, d.n, b_tile);
   }
 }
 
@@ -290,26 +245,12 @@ cudaError_t LaunchWithTiling(bool pairs, const KernelDims& d, const ComplexMatri
                : Launch<2, kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
 }
 
-// Whether every row of the operand starts 16-byte aligned and holds whole pairs in
-// bounds, so that tiles copy two complex numbers at a time.
-bool CopiesInPairs(const ComplexMatrices& m, int64_t stored_columns) {
-  return reinterpret_cast<uintptr_t>(m.data) % 16 == 0 && m.ld % 2 == 0 &&
-         m.batch_stride % 2 == 0 && stored_columns % 2 == 0;
-}
-
 }  // namespace
 
 cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const ComplexMatrices& a,
                                        const ComplexMatrices& b, float2* c, int64_t ldc,
                                        int64_t stride_c, cudaStream_t stream) {
-  constexpr int64_t kMaxSize = int64_t{1} << 30;  // tile origins and indices stay in int
-  const bool sizes_ok = dims.m > 0 && dims.n > 0 && dims.k > 0 && dims.batch > 0 &&
-                        dims.m < kMaxSize && dims.n < kMaxSize && dims.k < kMaxSize;
-  if (!sizes_ok || a.data == nullptr || b.data == nullptr || c == nullptr ||
-      a.ld < (a.transposed ? dims.m : dims.k) || b.ld < (b.transposed ? dims.k : dims.n) ||
-      ldc < dims.n || (dims.m + 31) / 32 > 65535) {
-    return cudaErrorInvalidValue;
-  }
+  if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc)) return cudaErrorInvalidValue;
   const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n),
                      static_cast<int>(dims.k), dims.batch};
   const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&

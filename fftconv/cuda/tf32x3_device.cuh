@@ -1,0 +1,86 @@
+// Pieces the two tf32x3 product kernels share (tf32x3_product_kernels.cu, mma.sync;
+// tf32x3_wgmma_product_kernels.cu, Hopper's wgmma): asynchronous operand-tile copies, the
+// split of an fp32 number into two TF32 ones, and the launchers' argument checks. Internal.
+#ifndef FFTRAIN_FFTCONV_CUDA_TF32X3_DEVICE_CUH_
+#define FFTRAIN_FFTCONV_CUDA_TF32X3_DEVICE_CUH_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "fftconv/cuda/tf32x3_product_kernels.h"
+
+namespace fftrain::fftconv {
+
+// kVec complex elements (8 or 16 bytes) from global to shared memory, asynchronously.
+template <int kVec>
+__device__ __forceinline__ void CopyAsync(float2* shared, const float2* global, bool in_bounds) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  // A source size of 0 zero-fills: the tile's edges past the matrix add nothing.
+  const int source_bytes = in_bounds ? 8 * kVec : 0;
+  if constexpr (kVec == 2) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address),
+                 "l"(global), "r"(source_bytes));
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(address), "l"(global),
+                 "r"(source_bytes));
+  }
+}
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void WaitForCopies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// Issues the copies of a kRows x kCols tile of a stored matrix (rows ld apart, row_limit x
+// col_limit of them in bounds), from (row0, col0), into a shared tile with kPitch, by the
+// block's kThreads threads. Consecutive threads take consecutive elements of a row
+// (coalesced).
+template <int kThreads, int kRows, int kCols, int kPitch, int kVec>
+__device__ __forceinline__ void CopyTileAsync(const float2* matrix, int64_t ld, int row0,
+                                              int col0, int row_limit, int col_limit,
+                                              float2* tile) {
+  constexpr int kChunksPerRow = kCols / kVec;
+  static_assert(kRows * kChunksPerRow % kThreads == 0, "tile copies must split evenly");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunksPerRow / kThreads; ++i) {
+    const int chunk = threadIdx.x + i * kThreads;
+    const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow * kVec;
+    // With kVec == 2 the limits are even, so a chunk is wholly in or out.
+    const bool in_bounds = row0 + row < row_limit && col0 + col < col_limit;
+    const float2* source = in_bounds ? matrix + (row0 + row) * ld + col0 + col : matrix;
+    CopyAsync<kVec>(tile + row * kPitch + col, source, in_bounds);
+  }
+}
+
+// x = big + small: big is x rounded to TF32; small, the rest, is exact in fp32 and at
+// most half a TF32 ulp of x, and the tensor cores read only its top 19 bits (they
+// ignore an operand's low 13 bits), so big + small carries x to 2^-21 relative.
+__device__ __forceinline__ void SplitTf32(float x, uint32_t& big, uint32_t& small) {
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(big) : "f"(x));
+  small = __float_as_uint(x - __uint_as_float(big));
+}
+
+// Whether every row of the operand starts 16-byte aligned and holds whole pairs in
+// bounds, so that tiles copy two complex numbers at a time.
+inline bool CopiesInPairs(const ComplexMatrices& m, int64_t stored_columns) {
+  return reinterpret_cast<uintptr_t>(m.data) % 16 == 0 && m.ld % 2 == 0 &&
+         m.batch_stride % 2 == 0 && stored_columns % 2 == 0;
+}
+
+// The launchers' shared checks: positive sizes that fit the kernels' 32-bit tile indices,
+// operands and result present, leading dimensions at least the rows they hold.
+inline bool Tf32x3ProductArgumentsValid(const ComplexProductDims& dims, const ComplexMatrices& a,
+                                        const ComplexMatrices& b, const float2* c,
+                                        int64_t ldc) {
+  constexpr int64_t kMaxSize = int64_t{1} << 30;  // tile origins and indices stay in int
+  const bool sizes_ok = dims.m > 0 && dims.n > 0 && dims.k > 0 && dims.batch > 0 &&
+                        dims.m < kMaxSize && dims.n < kMaxSize && dims.k < kMaxSize;
+  return sizes_ok && a.data != nullptr && b.data != nullptr && c != nullptr &&
+         a.ld >= (a.transposed ? dims.m : dims.k) && b.ld >= (b.transposed ? dims.k : dims.n) &&
+         ldc >= dims.n && (dims.m + 31) / 32 <= 65535;
+}
+
+}  // namespace fftrain::fftconv
+
+#endif  // FFTRAIN_FFTCONV_CUDA_TF32X3_DEVICE_CUH_
