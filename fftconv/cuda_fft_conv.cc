@@ -19,6 +19,7 @@
 #include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/thin_product_kernels.h"
 #include "fftconv/cuda/tf32x3_product_kernels.h"
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "fftconv/cuda_tiled_conv.h"
 
 namespace fftrain::fftconv {
@@ -171,10 +172,17 @@ struct CudaFftConvPlan::Impl {
       return absl::OkStatus();
     }
     const BinProducts p = ProductsOf(pass, lhs, rhs);
-    if (product != ProductEngine::kTf32x3) return CublasProducts(p, out, ws, stream);
-    FFTRAIN_CUDA_RETURN_IF_ERROR(
-        LaunchTf32x3ComplexProduct(p.dims, p.a, p.b, out, p.ldc, p.stride_c, stream));
-    return absl::OkStatus();
+    if (product == ProductEngine::kTf32x3) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(
+          LaunchTf32x3ComplexProduct(p.dims, p.a, p.b, out, p.ldc, p.stride_c, stream));
+      return absl::OkStatus();
+    }
+    if (product == ProductEngine::kTf32x3Wgmma) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(
+          LaunchTf32x3WgmmaComplexProduct(p.dims, p.a, p.b, out, p.ldc, p.stride_c, stream));
+      return absl::OkStatus();
+    }
+    return CublasProducts(p, out, ws, stream);
   }
 };
 
@@ -205,6 +213,15 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
     return absl::InvalidArgumentError(absl::StrCat(
         "CudaFftConvPlan: the thin products take at most ", kMaxThinChannels,
         " input channels; ", shape.ToString(), " has ", shape.c));
+  }
+  if (options.product == ProductEngine::kTf32x3Wgmma) {
+    int device = 0;
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+    if (!Tf32x3WgmmaSupported(device)) {
+      return absl::FailedPreconditionError(
+          "CudaFftConvPlan: the tf32x3_wgmma products need a compute capability 9.0 GPU "
+          "(H100, H200); use tf32x3 elsewhere");
+    }
   }
   auto impl = std::make_unique<Impl>(std::move(layout));
   impl->product = options.product == ProductEngine::kAuto ? ProductEngine::kCgemm : options.product;

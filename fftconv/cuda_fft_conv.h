@@ -44,7 +44,8 @@ class CudaFftConvPlan {
   size_t WeightSpectrumBytes() const { return layout().WeightSpectrumBytes(); }
   // The transform engine chosen: "cufft" or "batched".
   const char* transform_name() const;
-  // The product variant chosen: "cgemm", "cgemm3m", "thin" or "tf32x3".
+  // The product variant chosen: "cgemm", "cgemm3m", "thin", "tf32x3" or
+  // "tf32x3_wgmma".
   const char* product_name() const;
   // "batched 16x16 cgemm", with " tiles 14x14 (4x4)" for a tiled plan.
   std::string method_name() const;

@@ -53,8 +53,12 @@ struct EngineCase {
 class CudaFftConvEngineTest : public ::testing::TestWithParam<EngineCase> {};
 
 TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
   const EngineCase& c = GetParam();
+  if (c.product == ProductEngine::kTf32x3Wgmma) {
+    FFTRAIN_SKIP_WITHOUT_WGMMA();
+  } else {
+    FFTRAIN_SKIP_WITHOUT_GPU();
+  }
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 9000;
   std::vector<ConvShape> shapes;
@@ -112,6 +116,11 @@ INSTANTIATE_TEST_SUITE_P(
                                  ProductEngine::kTf32x3},
                       EngineCase{"tf32x3_register_sides", TransformEngine::kBatchedKernels,
                                  Sizes::kRegisterSide, ProductEngine::kTf32x3},
+                      // The same on wgmma (compute capability 9.0 only).
+                      EngineCase{"tf32x3_wgmma", TransformEngine::kAuto, Sizes::kPlanner,
+                                 ProductEngine::kTf32x3Wgmma},
+                      EngineCase{"tf32x3_wgmma_register_sides", TransformEngine::kBatchedKernels,
+                                 Sizes::kRegisterSide, ProductEngine::kTf32x3Wgmma},
                       // Thin products on map-major spectra, from each transform engine.
                       EngineCase{"thin_cufft", TransformEngine::kCufft, Sizes::kPlanner,
                                  ProductEngine::kThin},

@@ -50,8 +50,12 @@ struct TiledCase {
 class CudaTiledConvSweepTest : public ::testing::TestWithParam<TiledCase> {};
 
 TEST_P(CudaTiledConvSweepTest, SweepMatchesGpuAndCpuReferences) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
   const TiledCase& c = GetParam();
+  if (c.product == ProductEngine::kTf32x3Wgmma) {
+    FFTRAIN_SKIP_WITHOUT_WGMMA();
+  } else {
+    FFTRAIN_SKIP_WITHOUT_GPU();
+  }
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 7000;
   int64_t shapes = 0;
@@ -102,7 +106,9 @@ INSTANTIATE_TEST_SUITE_P(
                       TiledCase{"batched_thin", TransformEngine::kBatchedKernels,
                                 ProductEngine::kThin},
                       TiledCase{"batched_tf32x3", TransformEngine::kBatchedKernels,
-                                ProductEngine::kTf32x3}),
+                                ProductEngine::kTf32x3},
+                      TiledCase{"batched_tf32x3_wgmma", TransformEngine::kBatchedKernels,
+                                ProductEngine::kTf32x3Wgmma}),
     [](const ::testing::TestParamInfo<TiledCase>& info) { return std::string(info.param.name); });
 
 // What the tuner's tiled candidates look like at scale: 3x3 on 56x56 in 16x16 transforms

@@ -70,6 +70,7 @@ const char* ProductEngineName(ProductEngine product) {
     case ProductEngine::kCgemm3m: return "cgemm3m";
     case ProductEngine::kThin: return "thin";
     case ProductEngine::kTf32x3: return "tf32x3";
+    case ProductEngine::kTf32x3Wgmma: return "tf32x3_wgmma";
     default: return "cgemm";
   }
 }

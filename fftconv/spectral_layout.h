@@ -38,10 +38,14 @@ enum class ProductEngine {
   // products per complex one; fp32 accuracy. Faster than CGEMM on some layers, slower on
   // others: the tuner measures.
   kTf32x3,
+  // The same products on Hopper's wgmma (cuda/tf32x3_wgmma_product_kernels.h): B split
+  // once per block as it is staged, A split in the registers of the warp that owns its
+  // rows. Compute capability 9.0 only; plans refuse it elsewhere.
+  kTf32x3Wgmma,
 };
 
 
-// "cgemm", "cgemm3m", "thin" or "tf32x3" (kAuto names what it stands for, "cgemm"): the names the
+// "cgemm", "cgemm3m", "thin", "tf32x3" or "tf32x3_wgmma" (kAuto names what it stands for, "cgemm"): the names the
 // plans report and the tuner's cache stores.
 const char* ProductEngineName(ProductEngine product);
 

@@ -21,6 +21,7 @@
 #include "fftconv/cuda/register_fft_kernels.h"
 #include "fftconv/conv_tiling.h"
 #include "fftconv/cuda/cuda_resources.h"
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "fftconv/transform_size.h"
 
 namespace fftrain::fftconv {
@@ -39,7 +40,7 @@ const char* TransformName(TransformEngine e) {
 bool ParseProduct(const std::string& name, ProductEngine* p) {
   for (ProductEngine candidate :
        {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kThin,
-        ProductEngine::kTf32x3}) {
+        ProductEngine::kTf32x3, ProductEngine::kTf32x3Wgmma}) {
     if (name == ProductEngineName(candidate)) {
       *p = candidate;
       return true;
@@ -80,10 +81,12 @@ double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOption
   const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
   const double macs = bins * s.n * s.c * s.k;
   // fp32-flop equivalents per complex multiply-add: CGEMM 8, Gauss's form 6; the TF32
-  // split products (tf32x3) measure 1.03-1.13x CGEMM's speed on an H100, so 7.5.
-  const double per_mac = m.product == ProductEngine::kCgemm3m   ? 6.0
-                         : m.product == ProductEngine::kTf32x3 ? 7.5
-                                                                : 8.0;
+  // split products measure 1.03-1.13x CGEMM's speed on an H100 with mma.sync (tf32x3),
+  // so 7.5, and 1.1-1.45x with wgmma (tf32x3_wgmma), so 6.
+  const double per_mac = m.product == ProductEngine::kCgemm3m       ? 6.0
+                         : m.product == ProductEngine::kTf32x3      ? 7.5
+                         : m.product == ProductEngine::kTf32x3Wgmma ? 6.0
+                                                                    : 8.0;
   const double flops = macs * per_mac;
   const double bytes = 8.0 * bins * (s.n * s.c + s.k * s.c + s.n * s.k);
   return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + 4e-6;
@@ -127,7 +130,7 @@ std::string ConvMethod::ToString() const {
   return name;
 }
 
-std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
+std::vector<ConvMethod> CandidateMethods(const ConvShape& s, bool wgmma_products) {
   std::vector<ConvMethod> methods;
   const int64_t smooth_h = NextSmoothSize(s.padded_h()), smooth_w = NextSmoothSize(s.padded_w());
   const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
@@ -137,6 +140,7 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s) {
   if (smooth_side * (smooth_side / 2 + 1) >= pow2_h * (pow2_w / 2 + 1)) smooth_side = 0;
   std::vector<ProductEngine> products = {ProductEngine::kCgemm, ProductEngine::kCgemm3m,
                                          ProductEngine::kTf32x3};
+  if (wgmma_products) products.push_back(ProductEngine::kTf32x3Wgmma);
   if (s.c <= kMaxThinChannels) products.push_back(ProductEngine::kThin);
   for (ProductEngine product : products) {
     methods.push_back({smooth_h, smooth_w, TransformEngine::kCufft, product});
@@ -213,7 +217,10 @@ absl::StatusOr<ConvTuner> ConvTuner::Create(const TunerOptions& options) {
   if (options.mode == TuningMode::kMeasure) {
     FFTRAIN_ASSIGN_OR_RETURN(device, CurrentDeviceDescription());
   }
-  ConvTuner tuner(options, device);
+  // Without a GPU (the cost model's mode may run so) nothing is Hopper.
+  int current = 0;
+  const bool wgmma = cudaGetDevice(&current) == cudaSuccess && Tf32x3WgmmaSupported(current);
+  ConvTuner tuner(options, device, wgmma);
   FFTRAIN_RETURN_IF_ERROR(tuner.LoadCache());
   return tuner;
 }
@@ -324,7 +331,7 @@ absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
   TunedConv result;
   double best = std::numeric_limits<double>::infinity();
   size_t smallest_workspace = std::numeric_limits<size_t>::max();
-  for (const ConvMethod& m : CandidateMethods(shape)) {
+  for (const ConvMethod& m : CandidateMethods(shape, wgmma_products_)) {
     MethodTiming timing{m, 0, 0};
     if (options_.mode == TuningMode::kMeasure) {
       FFTRAIN_ASSIGN_OR_RETURN(timing.milliseconds,

@@ -74,9 +74,11 @@ struct TunedConv {
 // power-of-two size, our batched kernels at the power of two where they take it. Tiled,
 // where a tile's transform is smaller than the whole image's: batched kernels at the
 // (up to kMaxTiledSizes) largest powers of two below it whose output tile is at least the
-// kernel's size, so that overlap costs less than half a tile.
+// kernel's size, so that overlap costs less than half a tile. Products: CGEMM, CGEMM3M,
+// tf32x3, the thin kernels where C admits them, and with `wgmma_products` (a compute
+// capability 9.0 device) tf32x3_wgmma.
 inline constexpr int kMaxTiledSizes = 3;
-std::vector<ConvMethod> CandidateMethods(const ConvShape& shape);
+std::vector<ConvMethod> CandidateMethods(const ConvShape& shape, bool wgmma_products);
 
 // The workspace `method` needs for `shape`, from the layouts alone (the cost-model mode's
 // figure; a plan adds its libraries' work areas).
@@ -102,8 +104,9 @@ class ConvTuner {
                                  CudaStreamHandle stream);
 
  private:
-  ConvTuner(TunerOptions options, std::string device) : options_(std::move(options)),
-                                                        device_(std::move(device)) {}
+  ConvTuner(TunerOptions options, std::string device, bool wgmma_products)
+      : options_(std::move(options)), device_(std::move(device)),
+        wgmma_products_(wgmma_products) {}
   std::string CacheKey(const ConvShape& shape, bool keep) const;
   absl::Status LoadCache();
   absl::Status AppendToCache(const std::string& key, const ConvMethod& method, double ms);
@@ -112,6 +115,7 @@ class ConvTuner {
 
   TunerOptions options_;
   std::string device_;
+  bool wgmma_products_;  // the current device runs tf32x3_wgmma
   absl::flat_hash_map<std::string, ConvMethod> cache_;
 };
 

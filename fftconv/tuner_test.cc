@@ -6,6 +6,7 @@
 
 #include "fftconv/cost_model.h"
 #include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -13,6 +14,12 @@ namespace fftrain::fftconv {
 namespace {
 
 using ::testing::HasSubstr;
+
+// What the tuner finds on this machine: false without a GPU.
+bool CurrentDeviceRunsWgmma() {
+  int device = 0;
+  return cudaGetDevice(&device) == cudaSuccess && Tf32x3WgmmaSupported(device);
+}
 
 ConvShape Shape(int64_t size, int64_t kernel) {
   ConvShape s;
@@ -28,7 +35,7 @@ TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
   // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16 and 14, each with
   // the four product variants (C = 8 admits the thin products); and tiles of 6 (2x2 of
   // them) in 8x8 transforms.
-  const auto odd = CandidateMethods(Shape(13, 3));
+  const auto odd = CandidateMethods(Shape(13, 3), false);
   EXPECT_EQ(odd.size(), 16u + 4u);
   int batched_14 = 0;
   for (const ConvMethod& m : odd) {
@@ -37,16 +44,22 @@ TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
   EXPECT_EQ(batched_14, 4);
   // 32 is both: cuFFT and batched at 32; tiles of 12 in 16x16 (8x8 would give tiles of
   // 4, smaller than the 5x5 kernel).
-  const auto even = CandidateMethods(Shape(32, 5));
+  const auto even = CandidateMethods(Shape(32, 5), false);
   EXPECT_EQ(even.size(), 8u + 4u);
   // One channel more than the thin products take: CGEMM, CGEMM3M and TF32x3.
   ConvShape wide = Shape(32, 5);
   wide.c = kMaxThinChannels + 1;
-  const auto no_thin = CandidateMethods(wide);
+  const auto no_thin = CandidateMethods(wide, false);
   EXPECT_EQ(no_thin.size(), 6u + 3u);
   for (const ConvMethod& m : no_thin) EXPECT_NE(m.product, ProductEngine::kThin);
+  // On a Hopper GPU each size and tile also gets the wgmma products: 5 of 5 methods.
+  const auto hopper = CandidateMethods(Shape(13, 3), true);
+  EXPECT_EQ(hopper.size(), 20u + 5u);
+  int wgmma = 0;
+  for (const ConvMethod& m : hopper) wgmma += m.product == ProductEngine::kTf32x3Wgmma;
+  EXPECT_EQ(wgmma, 5);
   // 200 > 128: no batched kernel on whole images.
-  for (const ConvMethod& m : CandidateMethods(Shape(200, 5))) {
+  for (const ConvMethod& m : CandidateMethods(Shape(200, 5), false)) {
     if (!m.tiled()) {
       EXPECT_EQ(m.transform, TransformEngine::kCufft) << m.ToString();
     }
@@ -57,7 +70,7 @@ TEST(TunerTest, TiledCandidatesUseSmallerBatchedTransforms) {
   // 56x56 with 3x3 (54x54 out): tiles of 30, 14 and 6 in 32, 16 and 8-point transforms;
   // 64 would hold the whole output in one tile.
   std::vector<int64_t> tiles;
-  for (const ConvMethod& m : CandidateMethods(Shape(56, 3))) {
+  for (const ConvMethod& m : CandidateMethods(Shape(56, 3), false)) {
     if (!m.tiled()) continue;
     EXPECT_EQ(m.transform, TransformEngine::kBatchedKernels);
     EXPECT_EQ(m.tile_h, m.fft_h - 2) << m.ToString();
@@ -70,7 +83,7 @@ TEST(TunerTest, TiledCandidatesUseSmallerBatchedTransforms) {
   // A tall narrow image is cut in one dimension only (0: the whole width).
   ConvShape tall = Shape(56, 3);
   tall.w = 20;
-  for (const ConvMethod& m : CandidateMethods(tall)) {
+  for (const ConvMethod& m : CandidateMethods(tall, false)) {
     if (m.tiled() && m.fft_h == 32) {
       EXPECT_EQ(m.tile_w, 0) << m.ToString();
     }
@@ -110,7 +123,7 @@ TEST(TunerTest, CostModelPrefersFusedTransformsAndSmallerSizes) {
   ASSERT_TRUE(tuner.ok()) << tuner.status();
   auto tuned = tuner->Tune(s, false, nullptr);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  EXPECT_EQ(tuned->timings.size(), CandidateMethods(s).size());
+  EXPECT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsWgmma()).size());
   for (const MethodTiming& t : tuned->timings) {
     EXPECT_GE(t.milliseconds, EstimateMethodMilliseconds(s, tuned->method, options));
   }
@@ -214,7 +227,7 @@ TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {
   const ConvShape s = Shape(27, 5);
   auto tuned = tuner->Tune(s, false, nullptr);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  ASSERT_EQ(tuned->timings.size(), CandidateMethods(s).size());
+  ASSERT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsWgmma()).size());
   double best = 1e30;
   for (const MethodTiming& t : tuned->timings) {
     EXPECT_GT(t.milliseconds, 0.0) << t.method.ToString();

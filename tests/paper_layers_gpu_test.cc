@@ -142,6 +142,16 @@ TEST(PaperLayerSmoothSideTest, L5On14x14TransformsMatchesTheGpuReference) {
   }
 }
 
+// The same on the wgmma products, which the tuner picks for L5 on Hopper.
+TEST(PaperLayerSmoothSideTest, L5On14x14WithWgmmaProductsMatchesTheGpuReference) {
+  FFTRAIN_SKIP_WITHOUT_WGMMA();
+  const ConvShape l5 = ConvnetBenchmarkLayers()[4];
+  FftConvOptions options =
+      OptionsFor(l5, TransformEngine::kBatchedKernels, ProductEngine::kTf32x3Wgmma);
+  options.fft_h = options.fft_w = 14;
+  ExpectLayerMatchesReference(4, options);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ConvnetBenchmarks, PaperLayerTest,
     ::testing::Combine(::testing::Range(0, 5),

@@ -1,5 +1,5 @@
-// GPU test helpers: skipping with a reason where there is no GPU, and host<->device
-// copies of test vectors.
+// GPU test helpers: skipping with a reason where there is no GPU (or no Hopper GPU for
+// the wgmma products), and host<->device copies of test vectors.
 #ifndef FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_
 #define FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fftconv/cuda/cuda_resources.h"
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "gtest/gtest.h"
 
 // Skips the test, with the reason, where no CUDA device can be used.
@@ -16,6 +17,17 @@
     if (::fftrain::fftconv::CudaDeviceCount(&fftrain_why_no_gpu) == 0) {      \
       GTEST_SKIP() << "no CUDA device, GPU test skipped: " << fftrain_why_no_gpu; \
     }                                                                         \
+  } while (0)
+
+// Skips the test, with the reason, where the current device cannot run tf32x3_wgmma.
+#define FFTRAIN_SKIP_WITHOUT_WGMMA()                                                   \
+  do {                                                                                \
+    FFTRAIN_SKIP_WITHOUT_GPU();                                                       \
+    int fftrain_device = 0;                                                           \
+    if (cudaGetDevice(&fftrain_device) != cudaSuccess ||                              \
+        !::fftrain::fftconv::Tf32x3WgmmaSupported(fftrain_device)) {                  \
+      GTEST_SKIP() << "tf32x3_wgmma needs a compute capability 9.0 GPU; test skipped"; \
+    }                                                                                 \
   } while (0)
 
 namespace fftrain::fftconv::testing {

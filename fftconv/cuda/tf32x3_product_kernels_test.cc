@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fftconv/cuda/gpu_test_util.h"
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "fftconv/test_util.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +24,17 @@ using testing::Upload;
 // worst on the benchmark layers). One TF32 product per term would give 1e-4 to 1e-3
 // here, so the bound also fails a kernel that drops the small parts.
 constexpr double kTolerance = 1e-5;
+
+// The two kernels share the launch signature, the arguments and the accuracy: every test
+// runs on both (the wgmma one only where the device is compute capability 9.0).
+using Launcher = cudaError_t (*)(const ComplexProductDims&, const ComplexMatrices&,
+                                 const ComplexMatrices&, float2*, int64_t, int64_t,
+                                 cudaStream_t);
+struct Kernel {
+  std::string name;
+  Launcher launch;
+  bool needs_hopper;
+};
 
 struct Operand {
   bool transposed, conjugated;
@@ -52,8 +64,8 @@ Complex At(const std::vector<float>& data, const Operand& o, int64_t ld, int64_t
 // Runs one product and compares it with a double-precision one. The batch stride leaves a
 // gap after each matrix, and C's leading dimension is padded, so no index may assume a
 // dense layout; C starts poisoned (NaN), so an element left unwritten fails.
-void CheckProduct(const ProductCase& c, const Operand& a_op, const Operand& b_op,
-                  uint32_t seed) {
+void CheckProduct(Launcher launch, const ProductCase& c, const Operand& a_op,
+                  const Operand& b_op, uint32_t seed) {
   SCOPED_TRACE(c.name + " A" + (a_op.transposed ? "^T" : "") + (a_op.conjugated ? "*" : "") +
                " B" + (b_op.transposed ? "^T" : "") + (b_op.conjugated ? "*" : ""));
   const int64_t lda = StoredCols(a_op, c.m, c.k) + a_op.ld_extra;
@@ -86,8 +98,8 @@ void CheckProduct(const ProductCase& c, const Operand& a_op, const Operand& b_op
                                a_op.conjugated};
   const ComplexMatrices b_view{d_b.as<float2>(), ldb, stride_b, b_op.transposed,
                                b_op.conjugated};
-  ASSERT_EQ(LaunchTf32x3ComplexProduct({c.m, c.n, c.k, c.batch}, a_view, b_view,
-                                       d_c.as<float2>(), ldc, stride_c, nullptr),
+  ASSERT_EQ(launch({c.m, c.n, c.k, c.batch}, a_view, b_view, d_c.as<float2>(), ldc, stride_c,
+                   nullptr),
             cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   auto got = Download(d_c, want.size());
@@ -98,11 +110,23 @@ void CheckProduct(const ProductCase& c, const Operand& a_op, const Operand& b_op
   EXPECT_LE(RelativeError(got, want), kTolerance);
 }
 
-TEST(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
+class Tf32x3ProductTest : public ::testing::TestWithParam<Kernel> {
+ protected:
+  void SetUp() override {
+    if (GetParam().needs_hopper) {
+      FFTRAIN_SKIP_WITHOUT_WGMMA();
+    } else {
+      FFTRAIN_SKIP_WITHOUT_GPU();
+    }
+  }
+  Launcher launch() const { return GetParam().launch; }
+};
+
+TEST_P(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
   // Odd sizes copy one complex number at a time, even ones two; all leave partial tiles
-  // (16 deep in k) and batches of several matrices. "odd" runs on 128 x 32 tiles of C (its
-  // 67 columns would leave a 64-wide tile half empty), the others on 64 x 64.
+  // (16 deep in k) and batches of several matrices. With mma.sync "odd" runs on 128 x 32
+  // tiles of C (its 67 columns would leave a 64-wide tile half empty), the others on
+  // 64 x 64; wgmma's tiles are all 64 x 64.
   const std::vector<ProductCase> cases = {
       {"odd", 70, 67, 37, 3},
       {"even", 130, 66, 48, 2},
@@ -116,7 +140,7 @@ TEST(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
           // Leading dimensions padded by one keep the odd cases' copies one at a time; the
           // even case, padded by two, keeps its pairs.
           const int64_t extra = c.name == "even" ? 2 : 1;
-          CheckProduct(c, {a_transposed, conjugated, extra}, {b_transposed, !conjugated, extra},
+          CheckProduct(launch(), c, {a_transposed, conjugated, extra}, {b_transposed, !conjugated, extra},
                        seed);
           seed += 2;
         }
@@ -125,46 +149,46 @@ TEST(Tf32x3ProductTest, MatchesDoubleProductInEveryLayout) {
   }
 }
 
-TEST(Tf32x3ProductTest, TheFftPassesLayoutsAtLayerScale) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
+TEST_P(Tf32x3ProductTest, TheFftPassesLayoutsAtLayerScale) {
   // The three passes' products as cuda_fft_conv.cc issues them, at a layer's depth (sums
   // of 96 and 128 terms, where rounding grows), on 4 bins; backward data's 96 columns
   // take the 128 x 32 tiles.
   const int64_t n = 128, c = 96, k = 64, bins = 4;
-  CheckProduct({"forward", n, k, c, bins}, {false, false, 0}, {true, true, 0}, 5000);
-  CheckProduct({"backward_data", n, c, k, bins}, {false, false, 0}, {false, false, 0}, 5002);
-  CheckProduct({"backward_filter", k, c, n, bins}, {true, true, 0}, {false, false, 0}, 5004);
+  CheckProduct(launch(), {"forward", n, k, c, bins}, {false, false, 0}, {true, true, 0}, 5000);
+  CheckProduct(launch(), {"backward_data", n, c, k, bins}, {false, false, 0}, {false, false, 0},
+               5002);
+  CheckProduct(launch(), {"backward_filter", k, c, n, bins}, {true, true, 0}, {false, false, 0},
+               5004);
 }
 
-TEST(Tf32x3ProductTest, BatchesBeyondOneGridDimension) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
+TEST_P(Tf32x3ProductTest, BatchesBeyondOneGridDimension) {
   // More bins than a grid's z extent (65535): blocks loop over the rest.
-  CheckProduct({"many_bins", 2, 3, 2, 70001}, {false, false, 0}, {false, false, 0}, 6000);
+  CheckProduct(launch(), {"many_bins", 2, 3, 2, 70001}, {false, false, 0}, {false, false, 0}, 6000);
 }
 
-TEST(Tf32x3ProductTest, RejectsBadSizes) {
-  FFTRAIN_SKIP_WITHOUT_GPU();
+TEST_P(Tf32x3ProductTest, RejectsBadSizes) {
+  const Launcher launch = GetParam().launch;
   DeviceBuffer buffer = Poisoned(128);
   float2* p = buffer.as<float2>();
   float2* out = p + 32;
   const ComplexMatrices ok{p, 4, 16, false, false};
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({4, 4, 4, 1}, ok, ok, out, 4, 16, nullptr), cudaSuccess);
+  EXPECT_EQ(launch({4, 4, 4, 1}, ok, ok, out, 4, 16, nullptr), cudaSuccess);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({0, 4, 4, 1}, ok, ok, out, 4, 16, nullptr),
-            cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({4, 4, 4, 0}, ok, ok, out, 4, 16, nullptr),
-            cudaErrorInvalidValue);
+  EXPECT_EQ(launch({0, 4, 4, 1}, ok, ok, out, 4, 16, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(launch({4, 4, 4, 0}, ok, ok, out, 4, 16, nullptr), cudaErrorInvalidValue);
   // A's rows hold k = 5 elements; ld 4 cannot.
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({4, 4, 5, 1}, ok, {p, 5, 20, false, false}, out, 4, 16,
-                                       nullptr),
+  EXPECT_EQ(launch({4, 4, 5, 1}, ok, {p, 5, 20, false, false}, out, 4, 16, nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({4, 5, 4, 1}, ok, {p, 5, 20, false, false}, out, 4, 16,
-                                       nullptr),
+  EXPECT_EQ(launch({4, 5, 4, 1}, ok, {p, 5, 20, false, false}, out, 4, 16, nullptr),
             cudaErrorInvalidValue);  // ldc 4 < n 5
-  EXPECT_EQ(LaunchTf32x3ComplexProduct({4, 4, 4, 1}, {nullptr, 4, 16, false, false}, ok, out, 4,
-                                       16, nullptr),
+  EXPECT_EQ(launch({4, 4, 4, 1}, {nullptr, 4, 16, false, false}, ok, out, 4, 16, nullptr),
             cudaErrorInvalidValue);
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, Tf32x3ProductTest,
+                         ::testing::Values(Kernel{"mma_sync", LaunchTf32x3ComplexProduct, false},
+                                           Kernel{"wgmma", LaunchTf32x3WgmmaComplexProduct, true}),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace fftrain::fftconv

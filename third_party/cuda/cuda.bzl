@@ -38,7 +38,12 @@ def _cuda_archive_impl(ctx):
     inputs = depset(ctx.files.srcs + ctx.files.hdrs, transitive = headers)
     gencode = []
     for a in archs:
-        gencode.append("-gencode=arch=compute_%s,code=sm_%s" % (a, a))
+        # Hopper's wgmma is in sm_90a's arch-specific feature set, whose code runs on
+        # compute capability 9.0 exactly; other archs build the portable code.
+        if ctx.attr.arch_specific and a == "90":
+            gencode.append("-gencode=arch=compute_90a,code=sm_90a")
+        else:
+            gencode.append("-gencode=arch=compute_%s,code=sm_%s" % (a, a))
 
     objects = []
     for src in ctx.files.srcs:
@@ -83,18 +88,25 @@ _cuda_archive = rule(
         "hdrs": attr.label_list(allow_files = [".h", ".cuh"]),
         "deps": attr.label_list(providers = [CcInfo]),
         "copts": attr.string_list(),
+        "arch_specific": attr.bool(default = False),
         "_archs": attr.label(default = "//third_party/cuda:archs"),
     },
 )
 
-def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], tags = [], visibility = None, **kwargs):
-    """A cc_library whose .cu sources are compiled by nvcc. Tagged `gpu`."""
+def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], tags = [], visibility = None,
+                 arch_specific = False, **kwargs):
+    """A cc_library whose .cu sources are compiled by nvcc. Tagged `gpu`.
+
+    arch_specific: build sm_90 as sm_90a (Hopper-only instructions such as wgmma); the
+    code must then check the device before launching.
+    """
     _cuda_archive(
         name = name + "_nvcc",
         srcs = srcs,
         hdrs = hdrs,
         deps = deps + ["@cuda//:cuda_headers"],
         copts = copts,
+        arch_specific = arch_specific,
         tags = tags + ["gpu"],
         visibility = ["//visibility:private"],
     )

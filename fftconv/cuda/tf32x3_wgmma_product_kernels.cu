@@ -1,0 +1,352 @@
+#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
+
+#include <cstdint>
+
+#include "fftconv/cuda/tf32x3_device.cuh"
+
+// wgmma exists only in sm_90a's arch-specific feature set; elsewhere the kernel compiles to nothing
+// and the launch reports cudaErrorNotSupported.
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FFTRAIN_WGMMA_KERNEL 1
+#endif
+
+namespace fftrain::fftconv {
+namespace {
+
+// One warpgroup (four warps) per block computes a 64 x kTileN tile of C with wgmma m64nNk8: A from
+// registers (each warp's 16 rows, split there, so no row is split twice), B from shared memory,
+// where the block stores it already split. Raw operand tiles of kTileK complex columns stream in by
+// cp.async through kStages buffers; B's split copy is double-buffered so that the split of tile t+1
+// overlaps the multiplies of tile t.
+constexpr int kThreads = 128;
+constexpr int kTileM = 64;
+// 16-deep k-tiles in three stages leave room for two blocks an SM (shared memory, registers);
+// 8-deep tiles in four stages measured 3% slower on L5, 16-deep in four (one block) 30% slower.
+constexpr int kTileK = 16;
+constexpr int kStages = 3;
+constexpr int kKSteps = kTileK / 8;  // wgmma k8 steps a tile
+constexpr int kKCores = kTileK / 4;  // core matrices along k
+constexpr int kPitchK = kTileK + 4;  // raw tiles stored [row][k]
+// B split: Gauss's three operands (re, im, re + im), each as big and small TF32 parts.
+constexpr int kSplitParts = 6;
+
+template <int kTileN>
+struct Layout {
+  static constexpr int kPitchM = kTileM + 4;  // raw A stored [k][m]
+  static constexpr int kPitchN = kTileN + 4;  // raw B stored [k][n]
+  template <bool kTransposed>
+  static constexpr int ARawElements() {
+    return kTransposed ? kTileK * kPitchM : kTileM * kPitchK;
+  }
+  template <bool kTransposed>
+  static constexpr int BRawElements() {
+    return kTransposed ? kTileN * kPitchK : kTileK * kPitchN;
+  }
+  // One split part of B's k-tile: kTileN rows (n) of kTileK TF32 numbers in wgmma's K-major layout
+  // without swizzle: 8 x 4 core matrices of 128 contiguous bytes, those along k 128 bytes apart,
+  // successive groups of 8 rows kKCores x 128 bytes apart.
+  static constexpr int kSplitPartFloats = kTileN * kTileK;
+  static constexpr int kSplitFloats = kSplitParts * kSplitPartFloats;
+  template <bool kATransposed, bool kBTransposed>
+  static constexpr int SharedBytes() {
+    return kStages * (ARawElements<kATransposed>() + BRawElements<kBTransposed>()) *
+               static_cast<int>(sizeof(float2)) +
+           2 * kSplitFloats * static_cast<int>(sizeof(float));
+  }
+};
+
+// A warp's split A fragments for one k-tile: [k8 step][re, im, re + im][big, small][register].
+using Fragments = uint32_t[kKSteps][3][2][4];
+
+struct KernelDims {
+  int m, n, k;
+  int64_t batch;
+};
+
+#ifdef FFTRAIN_WGMMA_KERNEL
+// wgmma's shared-memory matrix descriptor: start address, the byte offsets between core matrices
+// along k (leading) and along rows (stride), no swizzle.
+__device__ __forceinline__ uint64_t SplitPartDescriptor(const float* part) {
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(part));
+  constexpr uint64_t kLeadingBytes = 128, kStrideBytes = 128 * kKCores;
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | ((kLeadingBytes >> 4) << 16) |
+         ((kStrideBytes >> 4) << 32);
+}
+
+__device__ __forceinline__ void WgmmaFence() {
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void WgmmaCommit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int kPending>
+__device__ __forceinline__ void WgmmaWait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+// Generic-proxy stores to shared memory (the split) made visible to wgmma's async proxy.
+__device__ __forceinline__ void FenceSharedForAsyncProxy() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// Extends the fragments' live range to this point: the compiler does not know that an issued wgmma
+// still reads them, and would otherwise reuse their registers.
+__device__ __forceinline__ void KeepRegistersUntilHere(Fragments& frag) {
+#pragma unroll
+  for (int s = 0; s < kKSteps; ++s) {
+#pragma unroll
+    for (int p = 0; p < 3; ++p) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) asm volatile("" : "+r"(frag[s][p][h][r])::"memory");
+      }
+    }
+  }
+}
+
+// d (64 x 64 over the warpgroup, 32 per thread) += a (registers) * b (shared memory).
+__device__ __forceinline__ void Wgmma64(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, "
+      "%30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+#endif  // FFTRAIN_WGMMA_KERNEL
+
+template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
+__device__ __forceinline__ void LoadRawTiles(const KernelDims& d, const float2* a, int64_t lda,
+                                             const float2* b, int64_t ldb, int m0, int n0, int k0,
+                                             float2* a_tile, float2* b_tile) {
+  using L = Layout<kTileN>;
+  if constexpr (kATransposed) {
+    CopyTileAsync<kThreads, kTileK, kTileM, L::kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
+  } else {
+    CopyTileAsync<kThreads, kTileM, kTileK, kPitchK, kVec>(a, lda, m0, k0, d.m, d.k, a_tile);
+  }
+  if constexpr (kBTransposed) {
+    CopyTileAsync<kThreads, kTileN, kTileK, kPitchK, kVec>(b, ldb, n0, k0, d.n, d.k, b_tile);
+  } else {
+    CopyTileAsync<kThreads, kTileK, kTileN, L::kPitchN, kVec>(b, ldb, k0, n0, d.k, d.n, b_tile);
+  }
+}
+
+// Splits the raw B tile into its six parts. Lanes take consecutive floats of one core matrix, so
+// the stores are free of bank conflicts.
+template <int kTileN, bool kBTransposed>
+__device__ __forceinline__ void SplitB(const float2* b_tile, float b_sign, float* split) {
+  using L = Layout<kTileN>;
+  constexpr int kPerThread = kTileN * kTileK / kThreads;
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int e = threadIdx.x + i * kThreads;
+    const int core = e / 32;
+    const int row = (core / kKCores) * 8 + (e % 32) / 4, k = (core % kKCores) * 4 + e % 4;
+    const float2 v = kBTransposed ? b_tile[row * kPitchK + k] : b_tile[k * L::kPitchN + row];
+    const float im = b_sign * v.y;
+    uint32_t big, small;
+    SplitTf32(v.x, big, small);
+    split[0 * L::kSplitPartFloats + e] = __uint_as_float(big);
+    split[1 * L::kSplitPartFloats + e] = __uint_as_float(small);
+    SplitTf32(im, big, small);
+    split[2 * L::kSplitPartFloats + e] = __uint_as_float(big);
+    split[3 * L::kSplitPartFloats + e] = __uint_as_float(small);
+    SplitTf32(v.x + im, big, small);
+    split[4 * L::kSplitPartFloats + e] = __uint_as_float(big);
+    split[5 * L::kSplitPartFloats + e] = __uint_as_float(small);
+  }
+}
+
+// The warp's A fragments of the raw tile, split: [k8 step][re, im, re + im][big, small][register],
+// registers at rows g, g+8 and columns t, t+4 of the warp's 16 x 8 slices (the m16n8k8 .tf32
+// layout, which wgmma's register A keeps per warp).
+template <bool kATransposed>
+__device__ __forceinline__ void SplitAFragments(const float2* a_tile, int pitch_m, float a_sign,
+                                                Fragments& frag) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int group = lane / 4, thread_in_group = lane % 4;
+#pragma unroll
+  for (int s = 0; s < kKSteps; ++s) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int row = warp * 16 + group + (r % 2) * 8;
+      const int col = s * 8 + thread_in_group + (r / 2) * 4;
+      const float2 v = kATransposed ? a_tile[col * pitch_m + row] : a_tile[row * kPitchK + col];
+      const float im = a_sign * v.y;
+      SplitTf32(v.x, frag[s][0][0][r], frag[s][0][1][r]);
+      SplitTf32(im, frag[s][1][0][r], frag[s][1][1][r]);
+      SplitTf32(v.x + im, frag[s][2][0][r], frag[s][2][1][r]);
+    }
+  }
+}
+
+template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
+__global__ void __launch_bounds__(kThreads, 2)
+    Tf32x3WgmmaComplexProductKernel(KernelDims d, ComplexMatrices a, ComplexMatrices b,
+                                    float2* __restrict__ c, int64_t ldc, int64_t stride_c) {
+#ifdef FFTRAIN_WGMMA_KERNEL
+  extern __shared__ __align__(128) float shared_floats[];
+  using L = Layout<kTileN>;
+  constexpr int kARaw = L::template ARawElements<kATransposed>();
+  constexpr int kStageElements = kARaw + L::template BRawElements<kBTransposed>();
+  float2* raw = reinterpret_cast<float2*>(shared_floats + 2 * L::kSplitFloats);
+
+  const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  const float a_sign = a.conjugated ? -1.0f : 1.0f;
+  const float b_sign = b.conjugated ? -1.0f : 1.0f;
+  const int k_tiles = (d.k + kTileK - 1) / kTileK;
+
+  for (int64_t batch = blockIdx.z; batch < d.batch; batch += gridDim.z) {
+    const float2* a_batch = a.data + batch * a.batch_stride;
+    const float2* b_batch = b.data + batch * b.batch_stride;
+    // Gauss's three products: re*re, im*im and (re + im)(re + im).
+    float acc[3][32];
+#pragma unroll
+    for (int p = 0; p < 3; ++p) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) acc[p][i] = 0.0f;
+    }
+
+    // The buffers may still be read by the previous batch's last tiles.
+    __syncthreads();
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+      if (s < k_tiles) {
+        float2* stage = raw + s * kStageElements;
+        LoadRawTiles<kTileN, kATransposed, kBTransposed, kVec>(
+            d, a_batch, a.ld, b_batch, b.ld, m0, n0, s * kTileK, stage, stage + kARaw);
+      }
+      CommitCopies();
+    }
+    // wgmma reads A's registers until its group completes, so the fragments alternate between two
+    // sets: tile kt's stay live until tile kt + 1 has waited for them.
+    Fragments frags[2] = {};
+    const auto multiply_tile = [&](int kt, Fragments& frag, Fragments& previous_frag) {
+      WaitForCopies<kStages - 2>();
+      // Every thread's copies of tile kt have landed, every warp has read tile kt - 1's raw stage,
+      // and tile kt - 2's multiplies (reading this split buffer) are done.
+      __syncthreads();
+      const int next = kt + kStages - 1;
+      if (next < k_tiles) {
+        float2* stage = raw + (next % kStages) * kStageElements;
+        LoadRawTiles<kTileN, kATransposed, kBTransposed, kVec>(
+            d, a_batch, a.ld, b_batch, b.ld, m0, n0, next * kTileK, stage, stage + kARaw);
+      }
+      CommitCopies();
+
+      const float2* a_tile = raw + (kt % kStages) * kStageElements;
+      float* split = shared_floats + (kt % 2) * L::kSplitFloats;
+      SplitB<kTileN, kBTransposed>(a_tile + kARaw, b_sign, split);
+      FenceSharedForAsyncProxy();
+      SplitAFragments<kATransposed>(a_tile, L::kPitchM, a_sign, frag);
+      __syncthreads();
+
+      WgmmaFence();
+#pragma unroll
+      for (int s = 0; s < kKSteps; ++s) {
+#pragma unroll
+        for (int p = 0; p < 3; ++p) {
+          // Step s's k columns start 2 core matrices (64 floats) into each row group.
+          const float* big = split + (2 * p) * L::kSplitPartFloats + s * 64;
+          const uint64_t b_big = SplitPartDescriptor(big);
+          const uint64_t b_small = SplitPartDescriptor(big + L::kSplitPartFloats);
+          Wgmma64(acc[p], frag[s][p][1], b_big);
+          Wgmma64(acc[p], frag[s][p][0], b_small);
+          Wgmma64(acc[p], frag[s][p][0], b_big);
+        }
+      }
+      WgmmaCommit();
+      WgmmaWait<1>();
+      KeepRegistersUntilHere(previous_frag);
+    };
+    for (int kt = 0; kt < k_tiles; kt += 2) {
+      multiply_tile(kt, frags[0], frags[1]);
+      if (kt + 1 < k_tiles) multiply_tile(kt + 1, frags[1], frags[0]);
+    }
+    WgmmaWait<0>();
+    WaitForCopies<0>();
+
+    // Accumulator registers, per 8-column slice j as in m16n8 (rows from the warp's 16):
+    // [4j] (g, 8j+2t), [4j+1] (g, 8j+2t+1), [4j+2] (g+8, 8j+2t), [4j+3] (g+8, 8j+2t+1).
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int group = lane / 4, thread_in_group = lane % 4;
+    float2* c_batch = c + batch * stride_c;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int row = m0 + warp * 16 + group + ((i % 4) / 2) * 8;
+      const int col = n0 + (i / 4) * 8 + thread_in_group * 2 + i % 2;
+      if (row < d.m && col < d.n) {
+        const float re_re = acc[0][i], im_im = acc[1][i];
+        c_batch[row * ldc + col] = make_float2(re_re - im_im, acc[2][i] - re_re - im_im);
+      }
+    }
+  }
+#endif  // FFTRAIN_WGMMA_KERNEL
+}
+
+template <bool kATransposed, bool kBTransposed, int kVec>
+cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
+                   float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
+  constexpr int kTileN = 64;
+  using L = Layout<kTileN>;
+  constexpr int kShared = L::template SharedBytes<kATransposed, kBTransposed>();
+  const auto kernel = Tf32x3WgmmaComplexProductKernel<kTileN, kATransposed, kBTransposed, kVec>;
+  static const cudaError_t opt_in =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
+  if (opt_in != cudaSuccess) return opt_in;
+  const int64_t max_grid_z = 65535;
+  const dim3 grid((d.n + kTileN - 1) / kTileN, (d.m + kTileM - 1) / kTileM,
+                  static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
+  kernel<<<grid, kThreads, kShared, stream>>>(d, a, b, c, ldc, stride_c);
+  return cudaGetLastError();
+}
+
+template <bool kATransposed, bool kBTransposed>
+cudaError_t LaunchWithCopies(bool pairs, const KernelDims& d, const ComplexMatrices& a,
+                             const ComplexMatrices& b, float2* c, int64_t ldc, int64_t stride_c,
+                             cudaStream_t stream) {
+  return pairs ? Launch<kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
+               : Launch<kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
+}
+
+}  // namespace
+
+bool Tf32x3WgmmaSupported(int device) {
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+    return false;
+  }
+  return major == 9 && minor == 0;
+}
+
+cudaError_t LaunchTf32x3WgmmaComplexProduct(const ComplexProductDims& dims,
+                                            const ComplexMatrices& a, const ComplexMatrices& b,
+                                            float2* c, int64_t ldc, int64_t stride_c,
+                                            cudaStream_t stream) {
+  if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc)) return cudaErrorInvalidValue;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || !Tf32x3WgmmaSupported(device)) {
+    return cudaErrorNotSupported;
+  }
+  const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n), static_cast<int>(dims.k),
+                     dims.batch};
+  const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
+                     CopiesInPairs(b, b.transposed ? dims.k : dims.n);
+  if (a.transposed) {
+    return b.transposed ? LaunchWithCopies<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+                        : LaunchWithCopies<true, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+  }
+  return b.transposed ? LaunchWithCopies<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
+                      : LaunchWithCopies<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+}
+
+}  // namespace fftrain::fftconv
