@@ -81,11 +81,11 @@ double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOption
   const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
   const double macs = bins * s.n * s.c * s.k;
   // fp32-flop equivalents per complex multiply-add: CGEMM 8, Gauss's form 6; the TF32
-  // split products measure 1.03-1.13x CGEMM's speed on an H100 with mma.sync (tf32x3),
-  // so 7.5, and 1.1-1.45x with wgmma (tf32x3_wgmma), so 6.
+  // split products measure about 1.3x CGEMM's speed on an H100 with mma.sync (tf32x3), so
+  // 6.25, and 1.3-1.7x with wgmma (tf32x3_wgmma), so 5 (docs/profiling.md, seventh round).
   const double per_mac = m.product == ProductEngine::kCgemm3m       ? 6.0
-                         : m.product == ProductEngine::kTf32x3      ? 7.5
-                         : m.product == ProductEngine::kTf32x3Wgmma ? 6.0
+                         : m.product == ProductEngine::kTf32x3      ? 6.25
+                         : m.product == ProductEngine::kTf32x3Wgmma ? 5.0
                                                                     : 8.0;
   const double flops = macs * per_mac;
   const double bytes = 8.0 * bins * (s.n * s.c + s.k * s.c + s.n * s.k);

@@ -56,8 +56,12 @@ __device__ __forceinline__ void CopyTileAsync(const float2* matrix, int64_t ld, 
 // x = big + small: big is x rounded to TF32; small, the rest, is exact in fp32 and at
 // most half a TF32 ulp of x, and the tensor cores read only its top 19 bits (they
 // ignore an operand's low 13 bits), so big + small carries x to 2^-21 relative.
+// The rounding adds half a TF32 ulp to the magnitude's bits and clears the 13 below
+// (to nearest, ties away, as cvt.rna.tf32.f32): two integer instructions, where Hopper
+// has no cvt to TF32 and emulates it in five. Finite x stay finite unless they round
+// past FLT_MAX, as cvt.rna's do; inf stays inf.
 __device__ __forceinline__ void SplitTf32(float x, uint32_t& big, uint32_t& small) {
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(big) : "f"(x));
+  big = (__float_as_uint(x) + 0x1000u) & 0xffffe000u;
   small = __float_as_uint(x - __uint_as_float(big));
 }
 

@@ -1,6 +1,7 @@
 #include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fftconv/cuda/tf32x3_device.cuh"
 
@@ -122,46 +123,96 @@ __device__ __forceinline__ void Wgmma64(float (&d)[32], const uint32_t (&a)[4], 
 }
 #endif  // FFTRAIN_WGMMA_KERNEL
 
-template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
-__device__ __forceinline__ void LoadRawTiles(const KernelDims& d, const float2* a, int64_t lda,
-                                             const float2* b, int64_t ldb, int m0, int n0, int k0,
-                                             float2* a_tile, float2* b_tile) {
-  using L = Layout<kTileN>;
-  if constexpr (kATransposed) {
-    CopyTileAsync<kThreads, kTileK, kTileM, L::kPitchM, kVec>(a, lda, k0, m0, d.k, d.m, a_tile);
-  } else {
-    CopyTileAsync<kThreads, kTileM, kTileK, kPitchK, kVec>(a, lda, m0, k0, d.m, d.k, a_tile);
-  }
-  if constexpr (kBTransposed) {
-    CopyTileAsync<kThreads, kTileN, kTileK, kPitchK, kVec>(b, ldb, n0, k0, d.n, d.k, b_tile);
-  } else {
-    CopyTileAsync<kThreads, kTileK, kTileN, L::kPitchN, kVec>(b, ldb, k0, n0, d.k, d.n, b_tile);
-  }
-}
+// One operand's k-tile copies (kRows x kCols of the stored matrix, k along the rows or the
+// columns), with each thread's chunk offsets and in-bounds flags worked out once per matrix: a
+// tile then costs a pointer add and a k comparison per chunk. Offsets are 32-bit: leading
+// dimensions stay below kMaxLeadingDimension.
+template <int kRows, int kCols, int kPitch, int kVec, bool kKInRows>
+struct TileCopier {
+  static constexpr int kChunksPerRow = kCols / kVec;
+  static constexpr int kPerThread = kRows * kChunksPerRow / kThreads;
+  static_assert(kRows * kChunksPerRow % kThreads == 0, "tile copies must split evenly");
 
-// Splits the raw B tile into its six parts. Lanes take consecutive floats of one core matrix, so
-// the stores are free of bank conflicts.
+  const float2* origin;  // the matrix at k = 0 and the block's first fixed row or column
+  int64_t k_stride;      // elements from one k to the next
+  uint32_t offset[kPerThread];
+  uint32_t fixed_in_bounds = 0;  // bit i: chunk i's fixed row or column is in the matrix
+
+  __device__ __forceinline__ TileCopier(const float2* matrix, int64_t ld, int fixed0,
+                                        int fixed_limit)
+      : origin(matrix + (kKInRows ? fixed0 : fixed0 * ld)), k_stride(kKInRows ? ld : 1) {
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int chunk = threadIdx.x + i * kThreads;
+      const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow * kVec;
+      offset[i] = static_cast<uint32_t>(row * ld + col);
+      fixed_in_bounds |= static_cast<uint32_t>(fixed0 + (kKInRows ? col : row) < fixed_limit) << i;
+    }
+  }
+
+  __device__ __forceinline__ void Copy(int k0, int k_limit, float2* tile) const {
+    const float2* at_k0 = origin + k0 * k_stride;
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int chunk = threadIdx.x + i * kThreads;
+      const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow * kVec;
+      // With kVec == 2 the limits are even, so a chunk is wholly in or out.
+      const bool in_bounds =
+          (fixed_in_bounds >> i & 1) && k0 + (kKInRows ? row : col) < k_limit;
+      CopyAsync<kVec>(tile + row * kPitch + col, in_bounds ? at_k0 + offset[i] : origin, in_bounds);
+    }
+  }
+};
+
+template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
+struct RawTileCopiers {
+  using L = Layout<kTileN>;
+  using A = std::conditional_t<kATransposed, TileCopier<kTileK, kTileM, L::kPitchM, kVec, true>,
+                               TileCopier<kTileM, kTileK, kPitchK, kVec, false>>;
+  using B = std::conditional_t<kBTransposed, TileCopier<kTileN, kTileK, kPitchK, kVec, false>,
+                               TileCopier<kTileK, kTileN, L::kPitchN, kVec, true>>;
+  A a;
+  B b;
+  int k_limit;
+
+  __device__ __forceinline__ RawTileCopiers(const KernelDims& d, const float2* a_matrix,
+                                            int64_t lda, const float2* b_matrix, int64_t ldb,
+                                            int m0, int n0)
+      : a(a_matrix, lda, m0, d.m), b(b_matrix, ldb, n0, d.n), k_limit(d.k) {}
+
+  __device__ __forceinline__ void Copy(int k0, float2* a_tile, float2* b_tile) const {
+    a.Copy(k0, k_limit, a_tile);
+    b.Copy(k0, k_limit, b_tile);
+  }
+};
+
+// Splits the raw B tile into its six parts. A thread takes one core-matrix row (4 k columns of
+// one row of B) and stores each part's 16 bytes at once; a warp's stores fill 512 contiguous
+// bytes, free of bank conflicts.
 template <int kTileN, bool kBTransposed>
 __device__ __forceinline__ void SplitB(const float2* b_tile, float b_sign, float* split) {
   using L = Layout<kTileN>;
-  constexpr int kPerThread = kTileN * kTileK / kThreads;
+  constexpr int kPerThread = kTileN * kTileK / 4 / kThreads;
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
-    const int e = threadIdx.x + i * kThreads;
-    const int core = e / 32;
-    const int row = (core / kKCores) * 8 + (e % 32) / 4, k = (core % kKCores) * 4 + e % 4;
-    const float2 v = kBTransposed ? b_tile[row * kPitchK + k] : b_tile[k * L::kPitchN + row];
-    const float im = b_sign * v.y;
-    uint32_t big, small;
-    SplitTf32(v.x, big, small);
-    split[0 * L::kSplitPartFloats + e] = __uint_as_float(big);
-    split[1 * L::kSplitPartFloats + e] = __uint_as_float(small);
-    SplitTf32(im, big, small);
-    split[2 * L::kSplitPartFloats + e] = __uint_as_float(big);
-    split[3 * L::kSplitPartFloats + e] = __uint_as_float(small);
-    SplitTf32(v.x + im, big, small);
-    split[4 * L::kSplitPartFloats + e] = __uint_as_float(big);
-    split[5 * L::kSplitPartFloats + e] = __uint_as_float(small);
+    const int quad = threadIdx.x + i * kThreads;  // split index / 4
+    const int core = quad / 8;
+    const int row = (core / kKCores) * 8 + quad % 8, k0 = (core % kKCores) * 4;
+    uint32_t parts[kSplitParts][4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int k = k0 + j;
+      const float2 v = kBTransposed ? b_tile[row * kPitchK + k] : b_tile[k * L::kPitchN + row];
+      const float im = b_sign * v.y;
+      SplitTf32(v.x, parts[0][j], parts[1][j]);
+      SplitTf32(im, parts[2][j], parts[3][j]);
+      SplitTf32(v.x + im, parts[4][j], parts[5][j]);
+    }
+#pragma unroll
+    for (int p = 0; p < kSplitParts; ++p) {
+      *reinterpret_cast<uint4*>(split + p * L::kSplitPartFloats + 4 * quad) =
+          make_uint4(parts[p][0], parts[p][1], parts[p][2], parts[p][3]);
+    }
   }
 }
 
@@ -217,12 +268,13 @@ __global__ void __launch_bounds__(kThreads, 2)
 
     // The buffers may still be read by the previous batch's last tiles.
     __syncthreads();
+    const RawTileCopiers<kTileN, kATransposed, kBTransposed, kVec> copiers(d, a_batch, a.ld,
+                                                                            b_batch, b.ld, m0, n0);
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
       if (s < k_tiles) {
         float2* stage = raw + s * kStageElements;
-        LoadRawTiles<kTileN, kATransposed, kBTransposed, kVec>(
-            d, a_batch, a.ld, b_batch, b.ld, m0, n0, s * kTileK, stage, stage + kARaw);
+        copiers.Copy(s * kTileK, stage, stage + kARaw);
       }
       CommitCopies();
     }
@@ -234,11 +286,12 @@ __global__ void __launch_bounds__(kThreads, 2)
       // Every thread's copies of tile kt have landed, every warp has read tile kt - 1's raw stage,
       // and tile kt - 2's multiplies (reading this split buffer) are done.
       __syncthreads();
+      // Tile kt + 2 refills tile kt - 1's stage. Issued before the split, which it overlaps
+      // (after it, 8% slower on L5).
       const int next = kt + kStages - 1;
       if (next < k_tiles) {
         float2* stage = raw + (next % kStages) * kStageElements;
-        LoadRawTiles<kTileN, kATransposed, kBTransposed, kVec>(
-            d, a_batch, a.ld, b_batch, b.ld, m0, n0, next * kTileK, stage, stage + kARaw);
+        copiers.Copy(next * kTileK, stage, stage + kARaw);
       }
       CommitCopies();
 
@@ -332,7 +385,10 @@ cudaError_t LaunchTf32x3WgmmaComplexProduct(const ComplexProductDims& dims,
                                             const ComplexMatrices& a, const ComplexMatrices& b,
                                             float2* c, int64_t ldc, int64_t stride_c,
                                             cudaStream_t stream) {
-  if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc)) return cudaErrorInvalidValue;
+  if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc) || a.ld >= kMaxLeadingDimension ||
+      b.ld >= kMaxLeadingDimension) {
+    return cudaErrorInvalidValue;
+  }
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || !Tf32x3WgmmaSupported(device)) {
     return cudaErrorNotSupported;

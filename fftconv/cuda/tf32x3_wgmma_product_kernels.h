@@ -20,7 +20,11 @@ namespace fftrain::fftconv {
 // Whether `device` runs the wgmma kernel (compute capability 9.0).
 bool Tf32x3WgmmaSupported(int device);
 
-// As LaunchTf32x3ComplexProduct, on the current device.
+// The operands' leading dimensions must stay below this (the kernel's tile offsets are 32-bit).
+inline constexpr int64_t kMaxLeadingDimension = int64_t{1} << 24;
+
+// As LaunchTf32x3ComplexProduct, on the current device; also cudaErrorInvalidValue for an
+// operand's leading dimension of kMaxLeadingDimension or more.
 cudaError_t LaunchTf32x3WgmmaComplexProduct(const ComplexProductDims& dims,
                                             const ComplexMatrices& a, const ComplexMatrices& b,
                                             float2* c, int64_t ldc, int64_t stride_c,
