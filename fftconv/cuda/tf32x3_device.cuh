@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fftconv/cuda/tf32x3_product_kernels.h"
 
@@ -83,6 +84,24 @@ inline bool Tf32x3ProductArgumentsValid(const ComplexProductDims& dims, const Co
   return sizes_ok && a.data != nullptr && b.data != nullptr && c != nullptr &&
          a.ld >= (a.transposed ? dims.m : dims.k) && b.ld >= (b.transposed ? dims.k : dims.n) &&
          ldc >= dims.n && (dims.m + 31) / 32 <= 65535;
+}
+
+// Calls launch(std::bool_constant<A transposed>, std::bool_constant<B transposed>,
+// std::integral_constant<int, complex numbers a copy>): each layout is its own kernel
+// instance, and copies move two numbers where every row of both operands allows it.
+template <typename Launch>
+cudaError_t DispatchOnLayouts(const ComplexProductDims& dims, const ComplexMatrices& a,
+                              const ComplexMatrices& b, Launch&& launch) {
+  using Yes = std::true_type;
+  using No = std::false_type;
+  const auto with_copies = [&](auto a_transposed, auto b_transposed) {
+    const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
+                       CopiesInPairs(b, b.transposed ? dims.k : dims.n);
+    return pairs ? launch(a_transposed, b_transposed, std::integral_constant<int, 2>{})
+                 : launch(a_transposed, b_transposed, std::integral_constant<int, 1>{});
+  };
+  if (a.transposed) return b.transposed ? with_copies(Yes{}, Yes{}) : with_copies(Yes{}, No{});
+  return b.transposed ? with_copies(No{}, Yes{}) : with_copies(No{}, No{});
 }
 
 }  // namespace fftrain::fftconv

@@ -233,18 +233,6 @@ bool PrefersTallTiles(const KernelDims& d) {
   return padded(Tiling<4>::kTileM, Tiling<4>::kTileN) < padded(Tiling<2>::kTileM, Tiling<2>::kTileN);
 }
 
-template <bool kATransposed, bool kBTransposed>
-cudaError_t LaunchWithTiling(bool pairs, const KernelDims& d, const ComplexMatrices& a,
-                             const ComplexMatrices& b, float2* c, int64_t ldc,
-                             int64_t stride_c, cudaStream_t stream) {
-  if (PrefersTallTiles(d)) {
-    return pairs ? Launch<4, kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
-                 : Launch<4, kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
-  }
-  return pairs ? Launch<2, kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
-               : Launch<2, kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
-}
-
 }  // namespace
 
 cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const ComplexMatrices& a,
@@ -253,16 +241,13 @@ cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const Com
   if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc)) return cudaErrorInvalidValue;
   const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n),
                      static_cast<int>(dims.k), dims.batch};
-  const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
-                     CopiesInPairs(b, b.transposed ? dims.k : dims.n);
-  if (a.transposed) {
-    return b.transposed ? LaunchWithTiling<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-                        : LaunchWithTiling<true, false>(pairs, d, a, b, c, ldc, stride_c,
-                                                           stream);
-  }
-  return b.transposed
-             ? LaunchWithTiling<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-             : LaunchWithTiling<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+  const bool tall = PrefersTallTiles(d);
+  return DispatchOnLayouts(dims, a, b, [&](auto a_transposed, auto b_transposed, auto vec) {
+    constexpr bool kA = decltype(a_transposed)::value, kB = decltype(b_transposed)::value;
+    constexpr int kVec = decltype(vec)::value;
+    return tall ? Launch<4, kA, kB, kVec>(d, a, b, c, ldc, stride_c, stream)
+                : Launch<2, kA, kB, kVec>(d, a, b, c, ldc, stride_c, stream);
+  });
 }
 
 }  // namespace fftrain::fftconv

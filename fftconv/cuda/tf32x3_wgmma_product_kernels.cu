@@ -362,14 +362,6 @@ cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexM
   return cudaGetLastError();
 }
 
-template <bool kATransposed, bool kBTransposed>
-cudaError_t LaunchWithCopies(bool pairs, const KernelDims& d, const ComplexMatrices& a,
-                             const ComplexMatrices& b, float2* c, int64_t ldc, int64_t stride_c,
-                             cudaStream_t stream) {
-  return pairs ? Launch<kATransposed, kBTransposed, 2>(d, a, b, c, ldc, stride_c, stream)
-               : Launch<kATransposed, kBTransposed, 1>(d, a, b, c, ldc, stride_c, stream);
-}
-
 }  // namespace
 
 bool Tf32x3WgmmaSupported(int device) {
@@ -395,14 +387,10 @@ cudaError_t LaunchTf32x3WgmmaComplexProduct(const ComplexProductDims& dims,
   }
   const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n), static_cast<int>(dims.k),
                      dims.batch};
-  const bool pairs = CopiesInPairs(a, a.transposed ? dims.m : dims.k) &&
-                     CopiesInPairs(b, b.transposed ? dims.k : dims.n);
-  if (a.transposed) {
-    return b.transposed ? LaunchWithCopies<true, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-                        : LaunchWithCopies<true, false>(pairs, d, a, b, c, ldc, stride_c, stream);
-  }
-  return b.transposed ? LaunchWithCopies<false, true>(pairs, d, a, b, c, ldc, stride_c, stream)
-                      : LaunchWithCopies<false, false>(pairs, d, a, b, c, ldc, stride_c, stream);
+  return DispatchOnLayouts(dims, a, b, [&](auto a_transposed, auto b_transposed, auto vec) {
+    return Launch<decltype(a_transposed)::value, decltype(b_transposed)::value,
+                  decltype(vec)::value>(d, a, b, c, ldc, stride_c, stream);
+  });
 }
 
 }  // namespace fftrain::fftconv
