@@ -214,14 +214,10 @@ absl::StatusOr<CudaFftConvPlan> CudaFftConvPlan::Create(const ConvShape& shape,
         "CudaFftConvPlan: the thin products take at most ", kMaxThinChannels,
         " input channels; ", shape.ToString(), " has ", shape.c));
   }
-  if (options.product == ProductEngine::kTf32x3Wgmma) {
-    int device = 0;
-    FFTRAIN_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-    if (!Tf32x3WgmmaSupported(device)) {
-      return absl::FailedPreconditionError(
-          "CudaFftConvPlan: the tf32x3_wgmma products need a compute capability 9.0 GPU "
-          "(H100, H200); use tf32x3 elsewhere");
-    }
+  if (options.product == ProductEngine::kTf32x3Wgmma && !CurrentDeviceRunsTf32x3Wgmma()) {
+    return absl::FailedPreconditionError(
+        "CudaFftConvPlan: the tf32x3_wgmma products need a compute capability 9.0 GPU "
+        "(H100, H200); use tf32x3 elsewhere");
   }
   auto impl = std::make_unique<Impl>(std::move(layout));
   impl->product = options.product == ProductEngine::kAuto ? ProductEngine::kCgemm : options.product;

@@ -218,9 +218,7 @@ absl::StatusOr<ConvTuner> ConvTuner::Create(const TunerOptions& options) {
     FFTRAIN_ASSIGN_OR_RETURN(device, CurrentDeviceDescription());
   }
   // Without a GPU (the cost model's mode may run so) nothing is Hopper.
-  int current = 0;
-  const bool wgmma = cudaGetDevice(&current) == cudaSuccess && Tf32x3WgmmaSupported(current);
-  ConvTuner tuner(options, device, wgmma);
+  ConvTuner tuner(options, device, CurrentDeviceRunsTf32x3Wgmma());
   FFTRAIN_RETURN_IF_ERROR(tuner.LoadCache());
   return tuner;
 }

@@ -15,12 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// What the tuner finds on this machine: false without a GPU.
-bool CurrentDeviceRunsWgmma() {
-  int device = 0;
-  return cudaGetDevice(&device) == cudaSuccess && Tf32x3WgmmaSupported(device);
-}
-
 ConvShape Shape(int64_t size, int64_t kernel) {
   ConvShape s;
   s.n = 16;
@@ -123,7 +117,7 @@ TEST(TunerTest, CostModelPrefersFusedTransformsAndSmallerSizes) {
   ASSERT_TRUE(tuner.ok()) << tuner.status();
   auto tuned = tuner->Tune(s, false, nullptr);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  EXPECT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsWgmma()).size());
+  EXPECT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsTf32x3Wgmma()).size());
   for (const MethodTiming& t : tuned->timings) {
     EXPECT_GE(t.milliseconds, EstimateMethodMilliseconds(s, tuned->method, options));
   }
@@ -227,7 +221,7 @@ TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {
   const ConvShape s = Shape(27, 5);
   auto tuned = tuner->Tune(s, false, nullptr);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  ASSERT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsWgmma()).size());
+  ASSERT_EQ(tuned->timings.size(), CandidateMethods(s, CurrentDeviceRunsTf32x3Wgmma()).size());
   double best = 1e30;
   for (const MethodTiming& t : tuned->timings) {
     EXPECT_GT(t.milliseconds, 0.0) << t.method.ToString();

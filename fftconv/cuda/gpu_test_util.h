@@ -23,9 +23,7 @@
 #define FFTRAIN_SKIP_WITHOUT_WGMMA()                                                   \
   do {                                                                                \
     FFTRAIN_SKIP_WITHOUT_GPU();                                                       \
-    int fftrain_device = 0;                                                           \
-    if (cudaGetDevice(&fftrain_device) != cudaSuccess ||                              \
-        !::fftrain::fftconv::Tf32x3WgmmaSupported(fftrain_device)) {                  \
+    if (!::fftrain::fftconv::CurrentDeviceRunsTf32x3Wgmma()) {                        \
       GTEST_SKIP() << "tf32x3_wgmma needs a compute capability 9.0 GPU; test skipped"; \
     }                                                                                 \
   } while (0)

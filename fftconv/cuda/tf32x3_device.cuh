@@ -13,6 +13,43 @@
 
 namespace fftrain::fftconv {
 
+// The product's sizes as the kernels index them (the launchers' checks keep them in int).
+struct KernelDims {
+  int m, n, k;
+  int64_t batch;
+};
+
+inline KernelDims ToKernelDims(const ComplexProductDims& dims) {
+  return {static_cast<int>(dims.m), static_cast<int>(dims.n), static_cast<int>(dims.k),
+          dims.batch};
+}
+
+// Launches a product kernel over C's kTileM x kTileN tiles and the batch (grid z, at most
+// 65535: blocks loop over the rest). Above 48 KiB of shared memory a kernel must opt in:
+// once per kernel (a thread-safe static of this instantiation).
+template <auto kKernel, int kTileM, int kTileN, int kThreads, int kSharedBytes>
+cudaError_t LaunchProductKernel(const KernelDims& d, const ComplexMatrices& a,
+                                const ComplexMatrices& b, float2* c, int64_t ldc,
+                                int64_t stride_c, cudaStream_t stream) {
+  static const cudaError_t opt_in =
+      cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+  if (opt_in != cudaSuccess) return opt_in;
+  const int64_t max_grid_z = 65535;
+  const dim3 grid((d.n + kTileN - 1) / kTileN, (d.m + kTileM - 1) / kTileM,
+                  static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
+  kKernel<<<grid, kThreads, kSharedBytes, stream>>>(d, a, b, c, ldc, stride_c);
+  return cudaGetLastError();
+}
+
+// C[row][col] from Gauss's three real products, where it is inside C.
+__device__ __forceinline__ void StoreGaussProduct(const KernelDims& d, float2* c, int64_t ldc,
+                                                  int row, int col, float re_re, float im_im,
+                                                  float sum_sum) {
+  if (row < d.m && col < d.n) {
+    c[row * ldc + col] = make_float2(re_re - im_im, sum_sum - re_re - im_im);
+  }
+}
+
 // kVec complex elements (8 or 16 bytes) from global to shared memory, asynchronously.
 template <int kVec>
 __device__ __forceinline__ void CopyAsync(float2* shared, const float2* global, bool in_bounds) {

@@ -48,11 +48,6 @@ struct Tiling {
   }
 };
 
-struct KernelDims {
-  int m, n, k;
-  int64_t batch;
-};
-
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4],
                                     const uint32_t (&b)[2]) {
   asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
@@ -197,11 +192,8 @@ __global__ void __launch_bounds__(kThreads, 2)
           // Accumulator registers: rows g (0, 1) and g+8 (2, 3), columns 2t and 2t+1.
           const int row = m0 + warp_m + mi * 16 + group + (r / 2) * 8;
           const int col = n0 + warp_n + ni * 8 + thread_in_group * 2 + r % 2;
-          if (row < d.m && col < d.n) {
-            const float re_re = acc[0][mi][ni][r], im_im = acc[1][mi][ni][r];
-            c_batch[row * ldc + col] =
-                make_float2(re_re - im_im, acc[2][mi][ni][r] - re_re - im_im);
-          }
+          StoreGaussProduct(d, c_batch, ldc, row, col, acc[0][mi][ni][r], acc[1][mi][ni][r],
+                            acc[2][mi][ni][r]);
         }
       }
     }
@@ -212,17 +204,10 @@ template <int kWarpsM, bool kATransposed, bool kBTransposed, int kVec>
 cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
                    float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
   using T = Tiling<kWarpsM>;
-  constexpr int kShared = T::template SharedBytes<kATransposed, kBTransposed>();
-  const auto kernel = Tf32x3ComplexProductKernel<kWarpsM, kATransposed, kBTransposed, kVec>;
-  // Above 48 KiB a kernel must opt in; once per instantiation (thread-safe static).
-  static const cudaError_t opt_in =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
-  if (opt_in != cudaSuccess) return opt_in;
-  const int64_t max_grid_z = 65535;
-  const dim3 grid((d.n + T::kTileN - 1) / T::kTileN, (d.m + T::kTileM - 1) / T::kTileM,
-                  static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
-  kernel<<<grid, kThreads, kShared, stream>>>(d, a, b, c, ldc, stride_c);
-  return cudaGetLastError();
+  return LaunchProductKernel<Tf32x3ComplexProductKernel<kWarpsM, kATransposed, kBTransposed, kVec>,
+                             T::kTileM, T::kTileN, kThreads,
+                             T::template SharedBytes<kATransposed, kBTransposed>()>(
+      d, a, b, c, ldc, stride_c, stream);
 }
 
 // Blocks cover C in whole tiles; the shape that pads C less wins (64 x 64 on a tie).
@@ -239,8 +224,7 @@ cudaError_t LaunchTf32x3ComplexProduct(const ComplexProductDims& dims, const Com
                                        const ComplexMatrices& b, float2* c, int64_t ldc,
                                        int64_t stride_c, cudaStream_t stream) {
   if (!Tf32x3ProductArgumentsValid(dims, a, b, c, ldc)) return cudaErrorInvalidValue;
-  const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n),
-                     static_cast<int>(dims.k), dims.batch};
+  const KernelDims d = ToKernelDims(dims);
   const bool tall = PrefersTallTiles(d);
   return DispatchOnLayouts(dims, a, b, [&](auto a_transposed, auto b_transposed, auto vec) {
     constexpr bool kA = decltype(a_transposed)::value, kB = decltype(b_transposed)::value;

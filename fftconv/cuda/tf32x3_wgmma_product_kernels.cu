@@ -59,11 +59,6 @@ struct Layout {
 // A warp's split A fragments for one k-tile: [k8 step][re, im, re + im][big, small][register].
 using Fragments = uint32_t[kKSteps][3][2][4];
 
-struct KernelDims {
-  int m, n, k;
-  int64_t batch;
-};
-
 #ifdef FFTRAIN_WGMMA_KERNEL
 // wgmma's shared-memory matrix descriptor: start address, the byte offsets between core matrices
 // along k (leading) and along rows (stride), no swizzle.
@@ -92,16 +87,10 @@ __device__ __forceinline__ void FenceSharedForAsyncProxy() {
 // Extends the fragments' live range to this point: the compiler does not know that an issued wgmma
 // still reads them, and would otherwise reuse their registers.
 __device__ __forceinline__ void KeepRegistersUntilHere(Fragments& frag) {
+  uint32_t* registers = &frag[0][0][0][0];
 #pragma unroll
-  for (int s = 0; s < kKSteps; ++s) {
-#pragma unroll
-    for (int p = 0; p < 3; ++p) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-#pragma unroll
-        for (int r = 0; r < 4; ++r) asm volatile("" : "+r"(frag[s][p][h][r])::"memory");
-      }
-    }
+  for (int i = 0; i < sizeof(Fragments) / sizeof(uint32_t); ++i) {
+    asm volatile("" : "+r"(registers[i])::"memory");
   }
 }
 
@@ -336,10 +325,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int i = 0; i < 32; ++i) {
       const int row = m0 + warp * 16 + group + ((i % 4) / 2) * 8;
       const int col = n0 + (i / 4) * 8 + thread_in_group * 2 + i % 2;
-      if (row < d.m && col < d.n) {
-        const float re_re = acc[0][i], im_im = acc[1][i];
-        c_batch[row * ldc + col] = make_float2(re_re - im_im, acc[2][i] - re_re - im_im);
-      }
+      StoreGaussProduct(d, c_batch, ldc, row, col, acc[0][i], acc[1][i], acc[2][i]);
     }
   }
 #endif  // FFTRAIN_WGMMA_KERNEL
@@ -349,23 +335,17 @@ template <bool kATransposed, bool kBTransposed, int kVec>
 cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
                    float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
   constexpr int kTileN = 64;
-  using L = Layout<kTileN>;
-  constexpr int kShared = L::template SharedBytes<kATransposed, kBTransposed>();
-  const auto kernel = Tf32x3WgmmaComplexProductKernel<kTileN, kATransposed, kBTransposed, kVec>;
-  static const cudaError_t opt_in =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
-  if (opt_in != cudaSuccess) return opt_in;
-  const int64_t max_grid_z = 65535;
-  const dim3 grid((d.n + kTileN - 1) / kTileN, (d.m + kTileM - 1) / kTileM,
-                  static_cast<unsigned>(d.batch < max_grid_z ? d.batch : max_grid_z));
-  kernel<<<grid, kThreads, kShared, stream>>>(d, a, b, c, ldc, stride_c);
-  return cudaGetLastError();
+  return LaunchProductKernel<
+      Tf32x3WgmmaComplexProductKernel<kTileN, kATransposed, kBTransposed, kVec>, kTileM, kTileN,
+      kThreads, Layout<kTileN>::template SharedBytes<kATransposed, kBTransposed>()>(
+      d, a, b, c, ldc, stride_c, stream);
 }
 
 }  // namespace
 
-bool Tf32x3WgmmaSupported(int device) {
-  int major = 0, minor = 0;
+bool CurrentDeviceRunsTf32x3Wgmma() {
+  int device = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
       cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
     return false;
@@ -381,12 +361,8 @@ cudaError_t LaunchTf32x3WgmmaComplexProduct(const ComplexProductDims& dims,
       b.ld >= kMaxLeadingDimension) {
     return cudaErrorInvalidValue;
   }
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || !Tf32x3WgmmaSupported(device)) {
-    return cudaErrorNotSupported;
-  }
-  const KernelDims d{static_cast<int>(dims.m), static_cast<int>(dims.n), static_cast<int>(dims.k),
-                     dims.batch};
+  if (!CurrentDeviceRunsTf32x3Wgmma()) return cudaErrorNotSupported;
+  const KernelDims d = ToKernelDims(dims);
   return DispatchOnLayouts(dims, a, b, [&](auto a_transposed, auto b_transposed, auto vec) {
     return Launch<decltype(a_transposed)::value, decltype(b_transposed)::value,
                   decltype(vec)::value>(d, a, b, c, ldc, stride_c, stream);

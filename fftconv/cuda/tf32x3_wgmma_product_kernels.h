@@ -17,8 +17,9 @@
 
 namespace fftrain::fftconv {
 
-// Whether `device` runs the wgmma kernel (compute capability 9.0).
-bool Tf32x3WgmmaSupported(int device);
+// Whether the current device runs the wgmma kernel (compute capability 9.0); false where
+// there is no device.
+bool CurrentDeviceRunsTf32x3Wgmma();
 
 // The operands' leading dimensions must stay below this (the kernel's tile offsets are 32-bit).
 inline constexpr int64_t kMaxLeadingDimension = int64_t{1} << 24;
