@@ -135,7 +135,7 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s, bool wgmma_products
   const int64_t smooth_h = NextSmoothSize(s.padded_h()), smooth_w = NextSmoothSize(s.padded_w());
   const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
   // The register kernels' smallest square side that holds the padded input, where it has
-  // fewer bins than the power of two (13 -> 14x14, 112 bins, against 16x16's 144).
+  // fewer bins than the power of two (13 -> 13x13, 91 bins, against 16x16's 144).
   int64_t smooth_side = RegisterFftSideAtLeast(std::max(s.padded_h(), s.padded_w()));
   if (smooth_side * (smooth_side / 2 + 1) >= pow2_h * (pow2_w / 2 + 1)) smooth_side = 0;
   std::vector<ProductEngine> products = {ProductEngine::kCgemm, ProductEngine::kCgemm3m,

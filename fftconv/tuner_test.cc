@@ -26,16 +26,16 @@ ConvShape Shape(int64_t size, int64_t kernel) {
 }
 
 TEST(TunerTest, CandidatesCoverSizesEnginesAndProducts) {
-  // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16 and 14, each with
-  // the four product variants (C = 8 admits the thin products); and tiles of 6 (2x2 of
-  // them) in 8x8 transforms.
+  // 13 -> smooth 14, power of two 16: cuFFT at both sizes, batched at 16 and at the
+  // register kernels' odd side 13, each with the four product variants (C = 8 admits the
+  // thin products); and tiles of 6 (2x2 of them) in 8x8 transforms.
   const auto odd = CandidateMethods(Shape(13, 3), false);
   EXPECT_EQ(odd.size(), 16u + 4u);
-  int batched_14 = 0;
+  int batched_13 = 0;
   for (const ConvMethod& m : odd) {
-    batched_14 += m.transform == TransformEngine::kBatchedKernels && m.fft_h == 14 && m.fft_w == 14;
+    batched_13 += m.transform == TransformEngine::kBatchedKernels && m.fft_h == 13 && m.fft_w == 13;
   }
-  EXPECT_EQ(batched_14, 4);
+  EXPECT_EQ(batched_13, 4);
   // 32 is both: cuFFT and batched at 32; tiles of 12 in 16x16 (8x8 would give tiles of
   // 4, smaller than the 5x5 kernel).
   const auto even = CandidateMethods(Shape(32, 5), false);

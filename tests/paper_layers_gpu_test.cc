@@ -129,27 +129,36 @@ TEST(PaperLayerThinTest, L1WithThinProductsMatchesTheGpuReference) {
   }
 }
 
-// L5's 13x13 maps on the register kernels' 14x14 transforms (mixed radix 2 x 7), which
-// the tuner offers beside 16x16: 112 bins per map instead of 144.
-TEST(PaperLayerSmoothSideTest, L5On14x14TransformsMatchesTheGpuReference) {
+// L5's 13x13 maps on the register kernels' smooth sides, which the tuner offers beside
+// 16x16's 144 bins a map: 13x13 (one 13-point DFT a line, 91 bins; the side it picks) and
+// 14x14 (mixed radix 2 x 7, 112 bins).
+constexpr int64_t kL5RegisterSides[] = {13, 14};
+
+TEST(PaperLayerSmoothSideTest, L5OnRegisterSidesMatchesTheGpuReference) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   const ConvShape l5 = ConvnetBenchmarkLayers()[4];
-  for (ProductEngine product :
-       {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kTf32x3}) {
-    FftConvOptions options = OptionsFor(l5, TransformEngine::kBatchedKernels, product);
-    options.fft_h = options.fft_w = 14;
-    ExpectLayerMatchesReference(4, options);
+  for (int64_t side : kL5RegisterSides) {
+    for (ProductEngine product :
+         {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kTf32x3}) {
+      SCOPED_TRACE(side);
+      FftConvOptions options = OptionsFor(l5, TransformEngine::kBatchedKernels, product);
+      options.fft_h = options.fft_w = side;
+      ExpectLayerMatchesReference(4, options);
+    }
   }
 }
 
 // The same on the wgmma products, which the tuner picks for L5 on Hopper.
-TEST(PaperLayerSmoothSideTest, L5On14x14WithWgmmaProductsMatchesTheGpuReference) {
+TEST(PaperLayerSmoothSideTest, L5OnRegisterSidesWithWgmmaProductsMatchesTheGpuReference) {
   FFTRAIN_SKIP_WITHOUT_WGMMA();
   const ConvShape l5 = ConvnetBenchmarkLayers()[4];
-  FftConvOptions options =
-      OptionsFor(l5, TransformEngine::kBatchedKernels, ProductEngine::kTf32x3Wgmma);
-  options.fft_h = options.fft_w = 14;
-  ExpectLayerMatchesReference(4, options);
+  for (int64_t side : kL5RegisterSides) {
+    SCOPED_TRACE(side);
+    FftConvOptions options =
+        OptionsFor(l5, TransformEngine::kBatchedKernels, ProductEngine::kTf32x3Wgmma);
+    options.fft_h = options.fft_w = side;
+    ExpectLayerMatchesReference(4, options);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -111,21 +111,24 @@ __device__ __forceinline__ void FftInRegisters(float2 (&v)[kN]) {
 constexpr bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 // The factor a mixed-radix step splits off first: 4 where it divides (fewer multiplies
-// than two radix-2 steps), else the smallest of 2, 3, 5, 7; 0 if n is not 7-smooth.
+// than two radix-2 steps), else the smallest of 2, 3, 5, 7, 11, 13; 0 for any other prime
+// factor. The primes above 7 are single DFTs (SmallDft), for odd sides such as 13.
 constexpr int FirstRadix(int n) {
   return n % 4 == 0           ? 4
          : n % 2 == 0         ? 2
          : n % 3 == 0         ? 3
          : n % 5 == 0         ? 5
          : n % 7 == 0         ? 7
+         : n % 11 == 0        ? 11
+         : n % 13 == 0        ? 13
                               : 0;
 }
 
-constexpr bool IsSevenSmooth(int n) {
-  return n == 1 || (n > 1 && FirstRadix(n) != 0 && IsSevenSmooth(n / FirstRadix(n)));
+constexpr bool HasRegisterRadices(int n) {
+  return n == 1 || (n > 1 && FirstRadix(n) != 0 && HasRegisterRadices(n / FirstRadix(n)));
 }
 
-// In-place DFT of kR points (2, 3, 4, 5 or 7). Odd primes pair x_r with x_{R-r}, whose
+// In-place DFT of kR points (2, 4 or an odd prime). Odd primes pair x_r with x_{R-r}, whose
 // twiddles are conjugates: y_q = x_0 + sum_r (s_r cos(2 pi r q / R) -+ i d_r sin(...))
 // with s_r = x_r + x_{R-r}, d_r = x_r - x_{R-r}, and y_{R-q} the same with the sign flipped.
 template <int kR, bool kInverse>
@@ -199,11 +202,11 @@ __device__ __forceinline__ void DecimationInTime(const float2 (&in)[kSize], floa
   }
 }
 
-// In-place N-point FFT of v for any 7-smooth N: radix 2 where N is a power of two (the
-// kernels' original, measured path), mixed radix otherwise.
+// In-place N-point FFT of v for any N of FirstRadix's factors: radix 2 where N is a power
+// of two (the kernels' original, measured path), mixed radix otherwise.
 template <int kN, bool kInverse>
 __device__ __forceinline__ void SmoothFftInRegisters(float2 (&v)[kN]) {
-  static_assert(IsSevenSmooth(kN), "register FFTs take 7-smooth sizes");
+  static_assert(HasRegisterRadices(kN), "register FFTs take sizes of FirstRadix's factors");
   if constexpr (IsPowerOfTwo(kN)) {
     FftInRegisters<kN, kInverse>(v);
   } else {

@@ -26,16 +26,22 @@ using register_fft::ThisBlocksMaps;
 
 // One block holds kMaps maps; map j's region in shared memory holds its half spectrum
 // (kN rows of kHalf bins) or, before and after, its real kN x kN tile (rows kN + 1 floats
-// apart). Regions are an odd number of complex words apart (kN is even) so that the
-// spectrum copies, where consecutive threads take consecutive maps, hit distinct banks.
+// apart). Regions are an odd number of complex words apart so that the spectrum copies,
+// where consecutive threads take consecutive maps, hit distinct banks.
+//
+// Even sides pair rows (line, line + N/2) and columns 0 and N/2, both real-valued, so N/2
+// threads cover a map. An odd side (13: L5's 13x13 input, 91 bins where 14x14 has 112)
+// has no bin N/2: its (N + 1) / 2 threads pair rows (line, line + (N + 1) / 2), the last
+// thread's second row being outside the map, and take one column each.
 template <int kN>
 struct Layout {
-  static_assert(kN % 2 == 0, "rows travel in pairs and columns 0 and N/2 as one");
+  static constexpr bool kEven = kN % 2 == 0;
   static constexpr int kHalf = kN / 2 + 1;
   static constexpr int kBins = kN * kHalf;
-  static constexpr int kRegion = kBins + 1;  // complex words per map
+  static constexpr int kRegion = kBins | 1;  // complex words per map; the real tile fits
+  static_assert(2 * kRegion >= kN * (kN + 1), "a region holds the real tile");
   static constexpr int kRealStride = kN + 1;
-  static constexpr int kLines = kN / 2;      // threads per map
+  static constexpr int kLines = (kN + 1) / 2;  // threads per map
   // Lines of 40 points and more need twice the registers; fewer threads keep several
   // blocks per SM. Sides that are not powers of two take the whole maps that fit.
   static constexpr int kMaps = (kN >= 40 ? 128 : 256) / kLines;
@@ -46,10 +52,14 @@ struct Layout {
   // Mixed-radix lines hold more temporaries: at three blocks 28, 40 and 56 spilled.
   static constexpr int kMinBlocksPerSm = register_fft::IsPowerOfTwo(kN) ? 3 : 2;
   static constexpr size_t kSharedBytes = sizeof(float2) * kMaps * kRegion;
+  // Row `line + kLines` exists for every line of an even side, for all but the last of
+  // an odd one.
+  __device__ static bool HasSecondRow(int line) { return kEven || line + kLines < kN; }
 };
 
-// Forward, rows then columns. Thread `line` of map j transforms rows (line, line + N/2),
-// then column `line` (line 0: columns 0 and N/2, both real-valued, as one complex column).
+// Forward, rows then columns. Thread `line` of map j transforms rows (line, line + kLines),
+// then column `line` (even sides, line 0: columns 0 and N/2, both real-valued, as one
+// complex column).
 template <int kN, bool kMapMajor>
 __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterRealToHalfSpectrumKernel(const float* __restrict__ in, int64_t maps, int rows,
@@ -62,28 +72,32 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 
   const int line = threadIdx.x % L::kLines;
   const int j = threadIdx.x / L::kLines;
+  const int line_b = line + L::kLines;
+  const bool has_b = L::HasSecondRow(line);
   float2* region = shared + j * L::kRegion;
   const float* real = reinterpret_cast<const float*>(region);
   float2 v[kN];
   // Rows wholly outside the window are zero and so are their spectra.
   const bool rows_hold_data = (line >= top && line < top + rows) ||
-                              (line + kN / 2 >= top && line + kN / 2 < top + rows);
+                              (has_b && line_b >= top && line_b < top + rows);
 #pragma unroll
   for (int n = 0; n < kN; ++n) {
-    v[n] = make_float2(real[line * L::kRealStride + n], real[(line + kN / 2) * L::kRealStride + n]);
+    v[n] = make_float2(real[line * L::kRealStride + n],
+                       has_b ? real[line_b * L::kRealStride + n] : 0.0f);
   }
   __syncthreads();  // the real tiles are read; their regions now take spectra
   if (rows_hold_data) SmoothFftInRegisters<kN, false>(v);
 #pragma unroll
-  for (int k = 0; k <= kN / 2; ++k) {
+  for (int k = 0; k < L::kHalf; ++k) {
     float2 a, b;
     SeparateRealPair(v[k], v[(kN - k) % kN], &a, &b);
     region[line * L::kHalf + k] = a;
-    region[(line + kN / 2) * L::kHalf + k] = b;
+    if (has_b) region[line_b * L::kHalf + k] = b;
   }
   __syncthreads();
 
-  if (line == 0) {
+  const bool paired_columns = L::kEven && line == 0;
+  if (paired_columns) {
 #pragma unroll
     for (int r = 0; r < kN; ++r) v[r] = make_float2(region[r * L::kHalf].x, region[r * L::kHalf + kN / 2].x);
   } else {
@@ -91,7 +105,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
     for (int r = 0; r < kN; ++r) v[r] = region[r * L::kHalf + line];
   }
   SmoothFftInRegisters<kN, false>(v);
-  if (line == 0) {
+  if (paired_columns) {
 #pragma unroll
     for (int k = 0; k < kN; ++k) {
       float2 a, b;
@@ -108,9 +122,11 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
   StoreSpectra<kMapMajor, L::kRegion, L::kMaps, L::kBins>(shared, maps, first, count, out);
 }
 
-// Inverse, columns then rows, the forward's steps in reverse: column `line` (line 0:
-// columns 0 and N/2 as c0 + i cN/2, whose inverses are real), then rows (line, line + N/2)
-// as one complex row A + iB extended by Hermitian symmetry.
+// Inverse, columns then rows, the forward's steps in reverse: column `line` (even sides,
+// line 0: columns 0 and N/2 as c0 + i cN/2, whose inverses are real), then rows (line,
+// line + kLines) as one complex row A + iB extended by Hermitian symmetry. Column 0's
+// inverse is real for a Hermitian spectrum; its imaginary part, rounding or the products'
+// asymmetry, is dropped as C2R transforms drop it.
 template <int kN, bool kMapMajor>
 __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPerSm)
     RegisterHalfSpectrumToRealKernel(const float2* __restrict__ in, int64_t maps, int rows,
@@ -127,9 +143,12 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 
   const int line = threadIdx.x % L::kLines;
   const int j = threadIdx.x / L::kLines;
+  const int line_b = line + L::kLines;
+  const bool has_b = L::HasSecondRow(line);
+  const bool paired_columns = L::kEven && line == 0;
   float2* region = shared + j * L::kRegion;
   float2 v[kN];
-  if (line == 0) {
+  if (paired_columns) {
 #pragma unroll
     for (int r = 0; r < kN; ++r) {
       const float2 c0 = region[r * L::kHalf], cn = region[r * L::kHalf + kN / 2];
@@ -140,12 +159,15 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
     for (int r = 0; r < kN; ++r) v[r] = region[r * L::kHalf + line];
   }
   SmoothFftInRegisters<kN, true>(v);
-  if (line == 0) {
+  if (paired_columns) {
 #pragma unroll
     for (int r = 0; r < kN; ++r) {
       region[r * L::kHalf] = make_float2(v[r].x, 0.0f);
       region[r * L::kHalf + kN / 2] = make_float2(v[r].y, 0.0f);
     }
+  } else if (line == 0) {
+#pragma unroll
+    for (int r = 0; r < kN; ++r) region[r * L::kHalf] = make_float2(v[r].x, 0.0f);
   } else {
 #pragma unroll
     for (int r = 0; r < kN; ++r) region[r * L::kHalf + line] = v[r];
@@ -154,14 +176,14 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 
   // Rows outside the output window are not needed.
   const bool rows_needed = (line >= top && line < top + rows) ||
-                           (line + kN / 2 >= top && line + kN / 2 < top + rows);
+                           (has_b && line_b >= top && line_b < top + rows);
   const float2* row_a = region + line * L::kHalf;
-  const float2* row_b = region + (line + kN / 2) * L::kHalf;
+  const float2* row_b = region + line_b * L::kHalf;
 #pragma unroll
-  for (int k = 0; k <= kN / 2; ++k) {
-    const float2 a = row_a[k], b = row_b[k];
+  for (int k = 0; k < L::kHalf; ++k) {
+    const float2 a = row_a[k], b = has_b ? row_b[k] : make_float2(0.0f, 0.0f);
     v[k] = make_float2(a.x - b.y, a.y + b.x);
-    if (k > 0 && k < kN / 2) v[kN - k] = make_float2(a.x + b.y, b.x - a.y);
+    if (k > 0 && 2 * k != kN) v[kN - k] = make_float2(a.x + b.y, b.x - a.y);
   }
   __syncthreads();  // the spectra are read; the regions now take real tiles
   if (rows_needed) {
@@ -170,7 +192,7 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
 #pragma unroll
     for (int n = 0; n < kN; ++n) {
       real[line * L::kRealStride + n] = v[n].x;
-      real[(line + kN / 2) * L::kRealStride + n] = v[n].y;
+      if (has_b) real[line_b * L::kRealStride + n] = v[n].y;
     }
   }
   __syncthreads();

@@ -1,5 +1,5 @@
 // Batched 2-D real FFTs held in registers, for square sides 8 to 128 (kRegisterFftSides):
-// the powers of two and the even 7-smooth sides between them. The
+// the powers of two, the even 7-smooth sides between them and 13. The
 // faster of our two custom transform kernels where it applies (the other, with radix-4
 // passes in shared memory, is batched_fft_kernels.h; both fuse the same padding,
 // transposition, cropping, scaling and bias, and take the same arguments).
@@ -24,11 +24,12 @@
 
 namespace fftrain::fftconv {
 
-// The square sides the kernels take: every power of two from 8 to 128 and the even
-// 7-smooth sides between them that layers need most (13 + 1 -> 14, 56, 28, 24, ...), where
-// the next power of two costs more bins in every per-frequency product (16x16: 144 bins,
-// 14x14: 112; 64x64: 2112, 56x56: 1624).
-inline constexpr int64_t kRegisterFftSides[] = {8,  12, 14, 16, 20, 24, 28,
+// The square sides the kernels take: every power of two from 8 to 128 and the smooth
+// sides between them that layers need most (56, 28, 24, ...), where the next power of two
+// costs more bins in every per-frequency product (64x64: 2112 bins, 56x56: 1624). 13 is
+// the side of the paper's L5 input (13x13, k3): 91 bins where 14x14 has 112 and 16x16
+// 144; 14 serves 14x14 inputs and 3x3 layers padded from 12.
+inline constexpr int64_t kRegisterFftSides[] = {8,  12, 13, 14, 16, 20, 24, 28,
                                                 32, 40, 48, 56, 64, 128};
 
 // True for fft_h == fft_w in kRegisterFftSides.

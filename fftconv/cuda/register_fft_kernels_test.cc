@@ -78,17 +78,18 @@ std::vector<float> Interleave(const std::vector<Complex>& v) {
 }
 
 TEST(RegisterFftKernelsTest, SupportsTheListedSquareSides) {
-  for (int64_t n : {8, 16, 32, 64, 128, 12, 14, 24, 28, 56}) {
+  for (int64_t n : {8, 16, 32, 64, 128, 12, 13, 14, 24, 28, 56}) {
     EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
   }
   for (int64_t n : kRegisterFftSides) EXPECT_TRUE(RegisterFftSupports(n, n)) << n;
   EXPECT_FALSE(RegisterFftSupports(4, 4));
   EXPECT_FALSE(RegisterFftSupports(256, 256));
   EXPECT_FALSE(RegisterFftSupports(32, 16));
-  EXPECT_FALSE(RegisterFftSupports(15, 15));  // odd: rows travel in pairs
+  EXPECT_FALSE(RegisterFftSupports(15, 15));  // odd and smooth, but not built
   EXPECT_FALSE(RegisterFftSupports(18, 18));  // smooth, but not one of the sides built
   EXPECT_EQ(RegisterFftSideAtLeast(1), 8);
-  EXPECT_EQ(RegisterFftSideAtLeast(13), 14);
+  EXPECT_EQ(RegisterFftSideAtLeast(13), 13);
+  EXPECT_EQ(RegisterFftSideAtLeast(14), 14);
   EXPECT_EQ(RegisterFftSideAtLeast(56), 56);
   EXPECT_EQ(RegisterFftSideAtLeast(57), 64);
   EXPECT_EQ(RegisterFftSideAtLeast(129), 0);
@@ -115,9 +116,9 @@ TEST_P(RegisterFftOrderTest, ForwardAndInverseMatchDoubleDft) {
   };
   uint32_t seed = 900;
   for (int64_t n : kRegisterFftSides) {
-    // Maps per block: 512 / n below 40, 256 / n from 40 to 64 (rounded down), 2 at 128
-    // bin-major (1 map-major); these counts leave a partial last block wherever a block
-    // holds several maps.
+    // Maps per block: 256 / ((n + 1) / 2) below 40, 128 / (n / 2) from 40 to 64 (rounded
+    // down), 2 at 128 bin-major (1 map-major); these counts leave a partial last block
+    // wherever a block holds several maps (13: 36 a block, 81 maps).
     const int64_t count = n == 128 ? 3 : n >= 40 ? 11 : 1024 / n + 3;
     for (const Window& w : WindowsFor(n)) {
       SCOPED_TRACE("n " + std::to_string(n) + " window " + std::to_string(w.rows) + "x" +
