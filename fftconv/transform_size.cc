@@ -25,4 +25,11 @@ int64_t NextPowerOfTwo(int64_t n) {
   return p;
 }
 
+int64_t RegisterFftSideAtLeast(int64_t n) {
+  for (int64_t side : kRegisterFftSides) {
+    if (side >= n) return side;
+  }
+  return 0;
+}
+
 }  // namespace fftrain::fftconv

@@ -34,5 +34,16 @@ TEST(TransformSizeTest, NextPowerOfTwo) {
   EXPECT_EQ(NextPowerOfTwo(65), 128);
 }
 
+TEST(TransformSizeTest, RegisterFftSideAtLeastIsTheSmallestListedSide) {
+  EXPECT_EQ(RegisterFftSideAtLeast(1), 8);
+  EXPECT_EQ(RegisterFftSideAtLeast(13), 13);  // L5's side, odd
+  EXPECT_EQ(RegisterFftSideAtLeast(14), 14);
+  EXPECT_EQ(RegisterFftSideAtLeast(15), 16);
+  EXPECT_EQ(RegisterFftSideAtLeast(56), 56);
+  EXPECT_EQ(RegisterFftSideAtLeast(57), 64);
+  EXPECT_EQ(RegisterFftSideAtLeast(128), 128);
+  EXPECT_EQ(RegisterFftSideAtLeast(129), 0);
+}
+
 }  // namespace
 }  // namespace fftrain::fftconv

@@ -309,13 +309,6 @@ bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
   return false;
 }
 
-int64_t RegisterFftSideAtLeast(int64_t n) {
-  for (int64_t side : kRegisterFftSides) {
-    if (side >= n) return side;
-  }
-  return 0;
-}
-
 cudaError_t PrepareRegisterFft() {
   for (int64_t side : kRegisterFftSides) {
     const cudaError_t error =

@@ -87,12 +87,6 @@ TEST(RegisterFftKernelsTest, SupportsTheListedSquareSides) {
   EXPECT_FALSE(RegisterFftSupports(32, 16));
   EXPECT_FALSE(RegisterFftSupports(15, 15));  // odd and smooth, but not built
   EXPECT_FALSE(RegisterFftSupports(18, 18));  // smooth, but not one of the sides built
-  EXPECT_EQ(RegisterFftSideAtLeast(1), 8);
-  EXPECT_EQ(RegisterFftSideAtLeast(13), 13);
-  EXPECT_EQ(RegisterFftSideAtLeast(14), 14);
-  EXPECT_EQ(RegisterFftSideAtLeast(56), 56);
-  EXPECT_EQ(RegisterFftSideAtLeast(57), 64);
-  EXPECT_EQ(RegisterFftSideAtLeast(129), 0);
 }
 
 // [bin][map] spectra reordered as [map][bin].

@@ -1,5 +1,6 @@
 #include "tools/bench/roofline.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -7,8 +8,26 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "fftconv/cost_model.h"
+#include "fftconv/spectral_layout.h"
+#include "fftconv/transform_size.h"
 
 namespace fftrain::bench {
+namespace {
+
+// The plans' default sizes, or the register kernels' square side where it has fewer bins
+// (L5: 13x13, 91 bins, against the default 14x14's 112).
+fftconv::FftConvOptions FewestBinsTransform(const fftconv::ConvShape& shape) {
+  fftconv::FftConvOptions options;
+  const int64_t side = fftconv::RegisterFftSideAtLeast(std::max(shape.padded_h(), shape.padded_w()));
+  const int64_t smooth_h = fftconv::NextSmoothSize(shape.padded_h());
+  const int64_t smooth_w = fftconv::NextSmoothSize(shape.padded_w());
+  if (side != 0 && side * (side / 2 + 1) < smooth_h * (smooth_w / 2 + 1)) {
+    options.fft_h = options.fft_w = side;
+  }
+  return options;
+}
+
+}  // namespace
 
 absl::string_view ConvPassName(ConvPass pass) {
   switch (pass) {
@@ -33,8 +52,9 @@ absl::StatusOr<RooflineBound> FftRooflineBound(const fftconv::ConvShape& shape,
           absl::StrCat("FftRooflineBound: peak ", name, " must be positive, got ", value));
     }
   }
-  // EstimateCost validates the shape and picks the plans' transform sizes.
-  FFTRAIN_ASSIGN_OR_RETURN(const fftconv::CostEstimate cost, fftconv::EstimateCost(shape));
+  FFTRAIN_RETURN_IF_ERROR(shape.Validate());
+  FFTRAIN_ASSIGN_OR_RETURN(const fftconv::CostEstimate cost,
+                           fftconv::EstimateCost(shape, FewestBinsTransform(shape)));
 
   const double input_maps = static_cast<double>(shape.n) * shape.c;
   const double weight_maps = static_cast<double>(shape.k) * shape.c;

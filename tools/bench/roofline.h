@@ -60,8 +60,10 @@ struct RooflineBound {
   bool memory_bound() const { return memory_seconds > compute_seconds; }
 };
 
-// For the plans' default transform sizes (the smallest 7-smooth sizes >= the padded
-// input). InvalidArgument for a bad shape or peaks that are not positive and finite.
+// At the whole-image transform size with the fewest bins that the tuner offers: the
+// plans' default (the smallest 7-smooth sizes >= the padded input), or the register
+// kernels' square side where it has fewer (13x13 for L5's 13x13 input, against 14x14).
+// InvalidArgument for a bad shape or peaks that are not positive and finite.
 // `weights` only matters for kBackwardData.
 absl::StatusOr<RooflineBound> FftRooflineBound(
     const fftconv::ConvShape& shape, ConvPass pass, const GpuPeaks& peaks,

@@ -51,6 +51,32 @@ TEST(RooflineTest, FlopsAreTheCostModelsFftCount) {
   }
 }
 
+// L5's 13x13 input: the register kernels' 13x13 (91 bins) has fewer bins than the
+// default 14x14 (112), so the bound counts 13x13; 12x12 inputs stay at 12x12.
+TEST(RooflineTest, TakesTheSizeWithFewestBinsTheTunerOffers) {
+  ConvShape l5 = SmallShape();
+  l5.h = l5.w = 13;
+  fftconv::FftConvOptions side_13;
+  side_13.fft_h = side_13.fft_w = 13;
+  auto at_13 = fftconv::EstimateCost(l5, side_13);
+  auto at_14 = fftconv::EstimateCost(l5);
+  ASSERT_TRUE(at_13.ok() && at_14.ok());
+  ASSERT_EQ(at_14->fft_h, 14);
+  auto bound = FftRooflineBound(l5, ConvPass::kForward, kUnitPeaks);
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_DOUBLE_EQ(bound->flops, at_13->fft_flops());
+  EXPECT_LT(bound->flops, at_14->fft_flops());
+
+  ConvShape even = SmallShape();
+  even.h = even.w = 12;
+  auto at_12 = fftconv::EstimateCost(even);
+  ASSERT_TRUE(at_12.ok());
+  ASSERT_EQ(at_12->fft_h, 12);
+  auto even_bound = FftRooflineBound(even, ConvPass::kForward, kUnitPeaks);
+  ASSERT_TRUE(even_bound.ok());
+  EXPECT_DOUBLE_EQ(even_bound->flops, at_12->fft_flops());
+}
+
 TEST(RooflineTest, BackwardDataTransformingTheWeights) {
   auto bound = FftRooflineBound(SmallShape(), ConvPass::kBackwardData, kUnitPeaks,
                                 WeightSpectrum::kTransform);
