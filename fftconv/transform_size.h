@@ -18,10 +18,11 @@ int64_t NextSmoothSize(int64_t n);
 int64_t NextPowerOfTwo(int64_t n);
 
 // The square sides the register FFT kernels take (fftconv/cuda/register_fft_kernels.h):
-// every power of two from 8 to 128 and the smooth sides between them that layers need most (56, 28, 24, ...), where the next power of two
-// costs more bins in every per-frequency product (64x64: 2112 bins, 56x56: 1624). 13 is
-// the side of the paper's L5 input (13x13, k3): 91 bins where 14x14 has 112 and 16x16
-// 144; 14 serves 14x14 inputs and 3x3 layers padded from 12.
+// every power of two from 8 to 128 and the smooth sides between them that layers need
+// most (56, 28, 24, ...), where the next power of two costs more bins in every
+// per-frequency product (64x64: 2112 bins, 56x56: 1624). 13 is the side of the paper's
+// L5 input (13x13, k3): 91 bins where 14x14 has 112 and 16x16 144; 14 serves 14x14
+// inputs and 3x3 layers padded from 12.
 inline constexpr int64_t kRegisterFftSides[] = {8,  12, 13, 14, 16, 20, 24, 28,
                                                 32, 40, 48, 56, 64, 128};
 

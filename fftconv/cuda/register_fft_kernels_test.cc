@@ -171,6 +171,45 @@ INSTANTIATE_TEST_SUITE_P(Orders, RegisterFftOrderTest,
                                                   : "BinMajor");
                          });
 
+// An odd side's inverse of any half spectrum, Hermitian or not, is what a C2R transform
+// computes: the columns' inverses, column 0's imaginary part dropped, then each row
+// extended by Hermitian symmetry (there is no bin N/2). Products of real maps' spectra are
+// Hermitian only up to rounding; this pins down what happens to the rest.
+TEST(RegisterFftKernelsTest, OddSideInverseDropsColumnZerosImaginaryPart) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);
+  const int64_t n = 13, half = n / 2 + 1, bins = n * half, count = 40;
+  const auto spectra = RandomVector(2 * bins * count, 77);  // [bin][map], re and im
+  const double two_pi = 2.0 * M_PI;
+  std::vector<float> want(count * n * n);
+  for (int64_t m = 0; m < count; ++m) {
+    for (int64_t row = 0; row < n; ++row) {
+      std::vector<Complex> g(half);
+      for (int64_t kc = 0; kc < half; ++kc) {
+        for (int64_t kr = 0; kr < n; ++kr) {
+          const int64_t i = (kr * half + kc) * count + m;
+          g[kc] += Complex(spectra[2 * i], spectra[2 * i + 1]) *
+                   std::polar(1.0, two_pi * kr * row / n);
+        }
+      }
+      for (int64_t col = 0; col < n; ++col) {
+        double sum = g[0].real();
+        for (int64_t kc = 1; kc < half; ++kc) {
+          sum += 2.0 * (g[kc] * std::polar(1.0, two_pi * kc * col / n)).real();
+        }
+        want[(m * n + row) * n + col] = static_cast<float>(sum);
+      }
+    }
+  }
+  DeviceBuffer d_in = Upload(spectra);
+  DeviceBuffer d_out = Poisoned(count * n * n);
+  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), SpectrumOrder::kBinMajor, count,
+                                             n, n, n, 0, 0, 1.0f, nullptr, 0, 0,
+                                             d_out.as<float>(), nullptr),
+            cudaSuccess);
+  EXPECT_LE(RelativeError(Download(d_out, want.size()), want), kTolerance);
+}
+
 TEST(RegisterFftKernelsTest, BiasPhaseOffsetsTheBiasIndex) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   ASSERT_EQ(PrepareRegisterFft(), cudaSuccess);

@@ -18,7 +18,8 @@ namespace {
 // (L5: 13x13, 91 bins, against the default 14x14's 112).
 fftconv::FftConvOptions FewestBinsTransform(const fftconv::ConvShape& shape) {
   fftconv::FftConvOptions options;
-  const int64_t side = fftconv::RegisterFftSideAtLeast(std::max(shape.padded_h(), shape.padded_w()));
+  const int64_t side =
+      fftconv::RegisterFftSideAtLeast(std::max(shape.padded_h(), shape.padded_w()));
   const int64_t smooth_h = fftconv::NextSmoothSize(shape.padded_h());
   const int64_t smooth_w = fftconv::NextSmoothSize(shape.padded_w());
   if (side != 0 && side * (side / 2 + 1) < smooth_h * (smooth_w / 2 + 1)) {
