@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
 namespace {
@@ -58,6 +59,16 @@ size_t ConvTiling::TiledInputBytes() const {
 
 size_t ConvTiling::TiledOutputBytes() const {
   return static_cast<size_t>(TileShape().output_elements()) * sizeof(float);
+}
+
+size_t ConvTiling::TiledInputOffset(size_t tile_plan_workspace_bytes) const {
+  return AlignUp(tile_plan_workspace_bytes);
+}
+size_t ConvTiling::TiledOutputOffset(size_t tile_plan_workspace_bytes) const {
+  return TiledInputOffset(tile_plan_workspace_bytes) + AlignUp(TiledInputBytes());
+}
+size_t ConvTiling::WorkspaceBytes(size_t tile_plan_workspace_bytes) const {
+  return TiledOutputOffset(tile_plan_workspace_bytes) + AlignUp(TiledOutputBytes());
 }
 
 std::string ConvTiling::ToString() const {

@@ -43,6 +43,13 @@ class ConvTiling {
   size_t TiledInputBytes() const;
   size_t TiledOutputBytes() const;
 
+  // A tiled plan's workspace, given its tiles' plan's: that plan's workspace, then the
+  // tiled input, then the tiled output, each aligned (AlignUp). The plan and the tuner's
+  // estimate both lay it out here.
+  size_t TiledInputOffset(size_t tile_plan_workspace_bytes) const;
+  size_t TiledOutputOffset(size_t tile_plan_workspace_bytes) const;
+  size_t WorkspaceBytes(size_t tile_plan_workspace_bytes) const;
+
   // "tiles 14x14 (4x4)".
   std::string ToString() const;
 

@@ -12,7 +12,6 @@
 #include "base/status_macros.h"
 #include "fftconv/cuda/conv_kernels.h"
 #include "fftconv/cuda/cuda_status.h"
-#include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/batched_map_transform.h"
 #include "fftconv/cuda/cufft_map_transform.h"
 #include "fftconv/cuda/map_transform.h"

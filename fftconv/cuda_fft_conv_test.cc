@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "fftconv/cuda/gpu_test_util.h"
-#include "fftconv/cuda/register_fft_kernels.h"
 #include "fftconv/cuda_plan_test_util.h"
 #include "fftconv/test_util.h"
 #include "fftconv/transform_size.h"
@@ -37,7 +36,7 @@ using testing::SquareShape;
 enum class Sizes {
   kPlanner,      // the planner's smallest 7-smooth size per dimension (odd ones too)
   kPowerOfTwo,   // the next power of two per dimension
-  kRegisterSide  // the register kernels' smallest square side (14x14 for 13x11, ...)
+  kRegisterSide  // the register kernels' smallest square side (13x13 for 13x11, ...)
 };
 
 // Each transform engine on its own, at the sizes it takes: cuFFT at the planner's smooth

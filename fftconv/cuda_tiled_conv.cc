@@ -43,22 +43,20 @@ absl::StatusOr<CudaTiledConv> CudaTiledConv::Create(const ConvShape& shape,
   return CudaTiledConv(std::move(tiling), std::move(tile_plan));
 }
 
-size_t CudaTiledConv::tiled_input_offset() const { return AlignUp(tile_plan_.WorkspaceBytes()); }
-size_t CudaTiledConv::tiled_output_offset() const {
-  return tiled_input_offset() + AlignUp(tiling_.TiledInputBytes());
-}
 size_t CudaTiledConv::WorkspaceBytes() const {
-  return tiled_output_offset() + AlignUp(tiling_.TiledOutputBytes());
+  return tiling_.WorkspaceBytes(tile_plan_.WorkspaceBytes());
 }
 
 MemorySpan CudaTiledConv::TilePlanWorkspace(MemorySpan workspace) const {
   return {workspace.data, tile_plan_.WorkspaceBytes()};
 }
 float* CudaTiledConv::TiledInput(MemorySpan workspace) const {
-  return reinterpret_cast<float*>(static_cast<char*>(workspace.data) + tiled_input_offset());
+  return reinterpret_cast<float*>(static_cast<char*>(workspace.data) +
+                                  tiling_.TiledInputOffset(tile_plan_.WorkspaceBytes()));
 }
 float* CudaTiledConv::TiledOutput(MemorySpan workspace) const {
-  return reinterpret_cast<float*>(static_cast<char*>(workspace.data) + tiled_output_offset());
+  return reinterpret_cast<float*>(static_cast<char*>(workspace.data) +
+                                  tiling_.TiledOutputOffset(tile_plan_.WorkspaceBytes()));
 }
 
 absl::Status CudaTiledConv::TransformWeights(const float* w, const LayerSpectra& spectra,

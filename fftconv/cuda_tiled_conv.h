@@ -46,8 +46,6 @@ class CudaTiledConv {
   CudaTiledConv(ConvTiling tiling, CudaFftConvPlan tile_plan)
       : tiling_(std::move(tiling)), tile_plan_(std::move(tile_plan)) {}
 
-  size_t tiled_input_offset() const;
-  size_t tiled_output_offset() const;
   MemorySpan TilePlanWorkspace(MemorySpan workspace) const;
   float* TiledInput(MemorySpan workspace) const;
   float* TiledOutput(MemorySpan workspace) const;

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/spectrum_order.h"
+#include "fftconv/transform_size.h"
 
 namespace fftrain::fftconv {
 
@@ -108,7 +109,7 @@ class SpectralLayout {
   const ConvShape& shape() const { return shape_; }
   int64_t fft_h() const { return fft_h_; }
   int64_t fft_w() const { return fft_w_; }
-  int64_t bins() const { return fft_h_ * (fft_w_ / 2 + 1); }
+  int64_t bins() const { return HalfSpectrumBins(fft_h_, fft_w_); }
   int64_t real_map_elements() const { return fft_h_ * fft_w_; }
 
   int64_t input_maps() const { return shape_.n * shape_.c; }

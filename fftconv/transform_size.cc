@@ -1,5 +1,6 @@
 #include "fftconv/transform_size.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 namespace fftrain::fftconv {
@@ -30,6 +31,15 @@ int64_t RegisterFftSideAtLeast(int64_t n) {
     if (side >= n) return side;
   }
   return 0;
+}
+
+int64_t HalfSpectrumBins(int64_t fft_h, int64_t fft_w) { return fft_h * (fft_w / 2 + 1); }
+
+int64_t RegisterFftSideWithFewerBins(int64_t padded_h, int64_t padded_w, int64_t other_h,
+                                     int64_t other_w) {
+  const int64_t side = RegisterFftSideAtLeast(std::max(padded_h, padded_w));
+  return side != 0 && HalfSpectrumBins(side, side) < HalfSpectrumBins(other_h, other_w) ? side
+                                                                                         : 0;
 }
 
 }  // namespace fftrain::fftconv

@@ -29,6 +29,15 @@ inline constexpr int64_t kRegisterFftSides[] = {8,  12, 13, 14, 16, 20, 24, 28,
 // The smallest side in kRegisterFftSides at least n, or 0 where n > 128.
 int64_t RegisterFftSideAtLeast(int64_t n);
 
+// Complex bins of an fft_h x fft_w real transform's half spectrum.
+int64_t HalfSpectrumBins(int64_t fft_h, int64_t fft_w);
+
+// RegisterFftSideAtLeast of the larger padded dimension where its square transform has
+// fewer bins than an other_h x other_w one, else 0: the side the tuner offers beside the
+// power of two, and the roofline's size where it beats the smooth one.
+int64_t RegisterFftSideWithFewerBins(int64_t padded_h, int64_t padded_w, int64_t other_h,
+                                     int64_t other_w);
+
 }  // namespace fftrain::fftconv
 
 #endif  // FFTRAIN_FFTCONV_TRANSFORM_SIZE_H_

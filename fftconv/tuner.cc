@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -18,7 +19,6 @@
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/batched_map_transform.h"
-#include "fftconv/cuda/register_fft_kernels.h"
 #include "fftconv/conv_tiling.h"
 #include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
@@ -67,7 +67,7 @@ absl::StatusOr<DeviceBuffer> Upload(const std::vector<float>& host) {
 double TransformSeconds(int64_t maps, int64_t window, const ConvMethod& m,
                         const TunerOptions& o) {
   const double real = static_cast<double>(m.fft_h) * m.fft_w;
-  const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
+  const double bins = static_cast<double>(HalfSpectrumBins(m.fft_h, m.fft_w));
   const bool batched = m.transform == TransformEngine::kBatchedKernels;
   // Ours runs complex rows and half the columns: ~1.5x a real FFT's 2.5 R log2 R.
   const double flops = maps * (batched ? 3.75 : 2.5) * real * std::log2(std::max(real, 2.0));
@@ -78,7 +78,7 @@ double TransformSeconds(int64_t maps, int64_t window, const ConvMethod& m,
 }
 
 double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOptions& o) {
-  const double bins = static_cast<double>(m.fft_h) * (m.fft_w / 2 + 1);
+  const double bins = static_cast<double>(HalfSpectrumBins(m.fft_h, m.fft_w));
   const double macs = bins * s.n * s.c * s.k;
   // fp32-flop equivalents per complex multiply-add: CGEMM 8, Gauss's form 6; the TF32
   // split products measure about 1.3x CGEMM's speed on an H100 with mma.sync (tf32x3), so
@@ -136,8 +136,8 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& s, bool wgmma_products
   const int64_t pow2_h = NextPowerOfTwo(s.padded_h()), pow2_w = NextPowerOfTwo(s.padded_w());
   // The register kernels' smallest square side that holds the padded input, where it has
   // fewer bins than the power of two (13 -> 13x13, 91 bins, against 16x16's 144).
-  int64_t smooth_side = RegisterFftSideAtLeast(std::max(s.padded_h(), s.padded_w()));
-  if (smooth_side * (smooth_side / 2 + 1) >= pow2_h * (pow2_w / 2 + 1)) smooth_side = 0;
+  const int64_t smooth_side =
+      RegisterFftSideWithFewerBins(s.padded_h(), s.padded_w(), pow2_h, pow2_w);
   std::vector<ProductEngine> products = {ProductEngine::kCgemm, ProductEngine::kCgemm3m,
                                          ProductEngine::kTf32x3};
   if (wgmma_products) products.push_back(ProductEngine::kTf32x3Wgmma);
@@ -182,8 +182,7 @@ absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const Conv
   FFTRAIN_ASSIGN_OR_RETURN(size_t tiles_workspace,
                            EstimateWorkspaceBytes(tiling.TileShape(), WithoutTiles(method),
                                                   keep_input_spectrum));
-  return AlignUp(tiles_workspace) + AlignUp(tiling.TiledInputBytes()) +
-         AlignUp(tiling.TiledOutputBytes());
+  return tiling.WorkspaceBytes(tiles_workspace);
 }
 
 double EstimateMethodMilliseconds(const ConvShape& s, const ConvMethod& m,
@@ -276,32 +275,44 @@ absl::Status ConvTuner::AppendToCache(const std::string& key, const ConvMethod& 
   return absl::OkStatus();
 }
 
+struct ConvTuner::StepBuffers {
+  DeviceBuffer x, w, bias, gy, y, gx, gw, gb;
+
+  static absl::StatusOr<StepBuffers> Create(const ConvShape& s) {
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer x, Upload(Noise(s.input_elements(), 1)));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer w, Upload(Noise(s.weight_elements(), 2)));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer bias, Upload(Noise(s.k, 3)));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gy, Upload(Noise(s.output_elements(), 4)));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer y, DeviceBuffer::Allocate(4 * s.output_elements()));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gx, DeviceBuffer::Allocate(4 * s.input_elements()));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gw, DeviceBuffer::Allocate(4 * s.weight_elements()));
+    FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gb, DeviceBuffer::Allocate(4 * s.k));
+    return StepBuffers{std::move(x),  std::move(w),  std::move(bias), std::move(gy),
+                       std::move(y),  std::move(gx), std::move(gw),   std::move(gb)};
+  }
+};
+
 absl::StatusOr<double> ConvTuner::MeasureStep(const ConvShape& s, const ConvMethod& m,
-                                              bool keep, CudaStreamHandle stream,
+                                              bool keep, const StepBuffers& b,
+                                              CudaStreamHandle stream,
                                               size_t* workspace_bytes) {
   FFTRAIN_ASSIGN_OR_RETURN(CudaFftConvPlan plan, CudaFftConvPlan::Create(s, m.ToOptions(keep)));
   *workspace_bytes = plan.WorkspaceBytes();
   if (options_.workspace_cap > 0 && plan.WorkspaceBytes() > options_.workspace_cap) {
     return std::numeric_limits<double>::infinity();
   }
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer x, Upload(Noise(s.input_elements(), 1)));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer w, Upload(Noise(s.weight_elements(), 2)));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer bias, Upload(Noise(s.k, 3)));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gy, Upload(Noise(s.output_elements(), 4)));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer y, DeviceBuffer::Allocate(4 * s.output_elements()));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gx, DeviceBuffer::Allocate(4 * s.input_elements()));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gw, DeviceBuffer::Allocate(4 * s.weight_elements()));
-  FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer gb, DeviceBuffer::Allocate(4 * s.k));
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(plan.WorkspaceBytes()));
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer w_hat, DeviceBuffer::Allocate(plan.WeightSpectrumBytes()));
   FFTRAIN_ASSIGN_OR_RETURN(DeviceBuffer x_hat, DeviceBuffer::Allocate(plan.InputSpectrumBytes()));
   const LayerSpectra spectra{w_hat.span(), x_hat.span()};
   auto step = [&]() -> absl::Status {
-    FFTRAIN_RETURN_IF_ERROR(plan.Forward(x.as<float>(), w.as<float>(), bias.as<float>(),
-                                         y.as<float>(), spectra, ws.span(), stream));
-    FFTRAIN_RETURN_IF_ERROR(plan.BackwardData(gy.as<float>(), gx.as<float>(), spectra, ws.span(), stream));
-    return plan.BackwardFilter(x.as<float>(), gy.as<float>(), gw.as<float>(), gb.as<float>(),
-                               spectra, GradOutputSpectrum::kFromBackwardData, ws.span(), stream);
+    FFTRAIN_RETURN_IF_ERROR(plan.Forward(b.x.as<float>(), b.w.as<float>(), b.bias.as<float>(),
+                                         b.y.as<float>(), spectra, ws.span(), stream));
+    FFTRAIN_RETURN_IF_ERROR(
+        plan.BackwardData(b.gy.as<float>(), b.gx.as<float>(), spectra, ws.span(), stream));
+    return plan.BackwardFilter(b.x.as<float>(), b.gy.as<float>(), b.gw.as<float>(),
+                               b.gb.as<float>(), spectra, GradOutputSpectrum::kFromBackwardData,
+                               ws.span(), stream);
   };
   FFTRAIN_ASSIGN_OR_RETURN(CudaEvent start, CudaEvent::Create());
   FFTRAIN_ASSIGN_OR_RETURN(CudaEvent stop, CudaEvent::Create());
@@ -329,11 +340,17 @@ absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
   TunedConv result;
   double best = std::numeric_limits<double>::infinity();
   size_t smallest_workspace = std::numeric_limits<size_t>::max();
+  std::optional<StepBuffers> buffers;  // measuring only: made once, for every candidate
   for (const ConvMethod& m : CandidateMethods(shape, wgmma_products_)) {
     MethodTiming timing{m, 0, 0};
     if (options_.mode == TuningMode::kMeasure) {
-      FFTRAIN_ASSIGN_OR_RETURN(timing.milliseconds,
-                               MeasureStep(shape, m, keep, stream, &timing.workspace_bytes));
+      if (!buffers) {
+        FFTRAIN_ASSIGN_OR_RETURN(StepBuffers made, StepBuffers::Create(shape));
+        buffers.emplace(std::move(made));
+      }
+      FFTRAIN_ASSIGN_OR_RETURN(
+          timing.milliseconds,
+          MeasureStep(shape, m, keep, *buffers, stream, &timing.workspace_bytes));
     } else {
       FFTRAIN_ASSIGN_OR_RETURN(timing.workspace_bytes, EstimateWorkspaceBytes(shape, m, keep));
       timing.milliseconds =

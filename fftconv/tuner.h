@@ -110,8 +110,11 @@ class ConvTuner {
   std::string CacheKey(const ConvShape& shape, bool keep) const;
   absl::Status LoadCache();
   absl::Status AppendToCache(const std::string& key, const ConvMethod& method, double ms);
+  // A layer's seeded inputs and its outputs on the device: the same for every candidate.
+  struct StepBuffers;
   absl::StatusOr<double> MeasureStep(const ConvShape& shape, const ConvMethod& method,
-                                     bool keep, CudaStreamHandle stream, size_t* workspace);
+                                     bool keep, const StepBuffers& buffers,
+                                     CudaStreamHandle stream, size_t* workspace);
 
   TunerOptions options_;
   std::string device_;

@@ -7,16 +7,19 @@
 namespace fftrain::fftconv {
 namespace {
 
-using register_fft::BlocksForMaps;
 using register_fft::FastDivisor;
 using register_fft::FftInRegisters;
+using register_fft::LaunchOverMaps;
 using register_fft::LoadSpectra;
+using register_fft::RaiseSharedLimit;
+using register_fft::SeparateRealPair;
 using register_fft::StaticFor;
 using register_fft::StoreRealMaps;
 using register_fft::StageRealMapsIn;
 using register_fft::StoreSpectra;
 using register_fft::ThisBlocksMaps;
 using register_fft::TimesTwiddle;
+using register_fft::WithOrder;
 
 // Map j's region holds, in turn: its real tile (rows kRealStride floats apart), the packed
 // row spectra Z_p = FFT(x_p + i x_{p+64}) (64 rows kZStride apart, not yet separated), and
@@ -129,8 +132,9 @@ __global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
     if (c == 0) {
       v[m] = m < 32 ? make_float2(a.x, b.x) : make_float2(a.y, b.y);
     } else {
-      v[m] = m < 32 ? make_float2(0.5f * (a.x + b.x), 0.5f * (a.y - b.y))
-                    : make_float2(0.5f * (a.y + b.y), -0.5f * (a.x - b.x));
+      float2 row_a, row_b;
+      SeparateRealPair(a, b, &row_a, &row_b);
+      v[m] = m < 32 ? row_a : row_b;
     }
   }
   __syncthreads();  // the packed rows are read; the region now takes the half spectrum
@@ -145,8 +149,8 @@ __global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
   if (t <= 64) {
     const int k = t, k_mirror = (128 - t) % 128;
     const float2 zk = region[k * L::kHalf], zn = region[k_mirror * L::kHalf];
-    const float2 col0 = make_float2(0.5f * (zk.x + zn.x), 0.5f * (zk.y - zn.y));
-    const float2 col64 = make_float2(0.5f * (zk.y + zn.y), -0.5f * (zk.x - zn.x));
+    float2 col0, col64;
+    SeparateRealPair(zk, zn, &col0, &col64);
     region[k * L::kHalf] = col0;
     region[k * L::kHalf + 64] = col64;
     region[k_mirror * L::kHalf] = make_float2(col0.x, -col0.y);
@@ -227,56 +231,25 @@ __global__ void __launch_bounds__(Layout128<kMapMajor>::kThreads,
 
 }  // namespace
 
-namespace {
-
-template <bool kMapMajor>
-cudaError_t RaiseSharedLimits128() {
-  const int bytes = static_cast<int>(Layout128<kMapMajor>::kSharedBytes);
-  const cudaError_t error = cudaFuncSetAttribute(
-      RealToHalfSpectrum128Kernel<kMapMajor>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  if (error != cudaSuccess) return error;
-  return cudaFuncSetAttribute(HalfSpectrumToReal128Kernel<kMapMajor>,
-                              cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-}
-
-template <bool kMapMajor>
-cudaError_t LaunchForward128(const float* maps_in, int64_t maps, int rows, int cols, int top,
-                             int left, float2* spectrum, cudaStream_t stream) {
-  using L = Layout128<kMapMajor>;
-  unsigned blocks;
-  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RealToHalfSpectrum128Kernel<kMapMajor><<<blocks, L::kThreads, L::kSharedBytes, stream>>>(
-      maps_in, maps, rows, cols, top, left, FastDivisor::For(rows * cols),
-      FastDivisor::For(cols), spectrum);
-  return cudaGetLastError();
-}
-
-template <bool kMapMajor>
-cudaError_t LaunchInverse128(const float2* spectrum, int64_t maps, int rows, int cols, int top,
-                             int left, float scale, const float* bias, int64_t bias_period,
-                             int64_t bias_phase, float* maps_out, cudaStream_t stream) {
-  using L = Layout128<kMapMajor>;
-  unsigned blocks;
-  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  HalfSpectrumToReal128Kernel<kMapMajor><<<blocks, L::kThreads, L::kSharedBytes, stream>>>(
-      spectrum, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
-      FastDivisor::For(rows * cols), FastDivisor::For(cols), maps_out);
-  return cudaGetLastError();
-}
-
-}  // namespace
-
 cudaError_t PrepareRegisterFft128() {
-  const cudaError_t error = RaiseSharedLimits128<false>();
-  return error != cudaSuccess ? error : RaiseSharedLimits128<true>();
+  const cudaError_t error =
+      RaiseSharedLimit(Layout128<false>::kSharedBytes, RealToHalfSpectrum128Kernel<false>,
+                       HalfSpectrumToReal128Kernel<false>);
+  return error != cudaSuccess
+             ? error
+             : RaiseSharedLimit(Layout128<true>::kSharedBytes, RealToHalfSpectrum128Kernel<true>,
+                                HalfSpectrumToReal128Kernel<true>);
 }
 
 cudaError_t LaunchRegisterFft128Forward(SpectrumOrder order, const float* maps_in,
                                         int64_t maps, int rows, int cols, int top, int left,
                                         float2* spectrum, cudaStream_t stream) {
-  return order == SpectrumOrder::kMapMajor
-             ? LaunchForward128<true>(maps_in, maps, rows, cols, top, left, spectrum, stream)
-             : LaunchForward128<false>(maps_in, maps, rows, cols, top, left, spectrum, stream);
+  return WithOrder(order, [&](auto map_major) {
+    constexpr bool kMapMajor = decltype(map_major)::value;
+    return LaunchOverMaps<Layout128<kMapMajor>>(
+        RealToHalfSpectrum128Kernel<kMapMajor>, maps, stream, maps_in, maps, rows, cols, top,
+        left, FastDivisor::For(rows * cols), FastDivisor::For(cols), spectrum);
+  });
 }
 
 cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spectrum,
@@ -284,11 +257,13 @@ cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spect
                                         float scale, const float* bias, int64_t bias_period,
                                         int64_t bias_phase, float* maps_out,
                                         cudaStream_t stream) {
-  return order == SpectrumOrder::kMapMajor
-             ? LaunchInverse128<true>(spectrum, maps, rows, cols, top, left, scale, bias,
-                                      bias_period, bias_phase, maps_out, stream)
-             : LaunchInverse128<false>(spectrum, maps, rows, cols, top, left, scale, bias,
-                                       bias_period, bias_phase, maps_out, stream);
+  return WithOrder(order, [&](auto map_major) {
+    constexpr bool kMapMajor = decltype(map_major)::value;
+    return LaunchOverMaps<Layout128<kMapMajor>>(
+        HalfSpectrumToReal128Kernel<kMapMajor>, maps, stream, spectrum, maps, rows, cols, top,
+        left, scale, bias, bias_period, bias_phase, FastDivisor::For(rows * cols),
+        FastDivisor::For(cols), maps_out);
+  });
 }
 
 }  // namespace fftrain::fftconv

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fftconv/spectrum_order.h"
+
 namespace fftrain::fftconv::register_fft {
 
 // ---- Compile-time twiddles -------------------------------------------------------------
@@ -226,13 +228,13 @@ __device__ __forceinline__ void SeparateRealPair(float2 zk, float2 zn, float2* x
 // x / d and x % d for a divisor fixed at launch, by a multiply and a shift (Granlund and
 // Montgomery): a hardware division costs about twenty instructions per element.
 struct FastDivisor {
-  uint32_t divisor, multiplier, shift;
+  uint32_t multiplier, shift;
 
   static FastDivisor For(uint32_t d) {
     uint32_t shift = 0;
     while ((uint64_t{1} << shift) < d) ++shift;
     const uint64_t multiplier = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1;
-    return {d, static_cast<uint32_t>(multiplier), shift};
+    return {static_cast<uint32_t>(multiplier), shift};
   }
   // Exact for x < 2^31.
   __device__ __forceinline__ int Divide(int x) const {
@@ -352,6 +354,37 @@ inline bool BlocksForMaps(int64_t maps, int maps_per_block, unsigned* blocks) {
   if (needed > 0x7fffffff) return false;
   *blocks = static_cast<unsigned>(needed);
   return true;
+}
+
+// Host side: launches `kernel` over `maps` maps with layout L's kMaps a block, kThreads
+// threads and kSharedBytes of dynamic shared memory; cudaErrorInvalidValue where the grid
+// would be too large.
+template <typename L, typename Kernel, typename... Args>
+cudaError_t LaunchOverMaps(Kernel kernel, int64_t maps, cudaStream_t stream, Args... args) {
+  unsigned blocks;
+  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
+  kernel<<<blocks, L::kThreads, L::kSharedBytes, stream>>>(args...);
+  return cudaGetLastError();
+}
+
+// Host side: raises each kernel's dynamic shared-memory limit to `bytes`, stopping at the
+// first error.
+template <typename... Kernels>
+cudaError_t RaiseSharedLimit(size_t bytes, Kernels... kernels) {
+  cudaError_t error = cudaSuccess;
+  ((error = error != cudaSuccess
+                ? error
+                : cudaFuncSetAttribute(kernels, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(bytes))),
+   ...);
+  return error;
+}
+
+// Host side: f(std::true_type) for map-major spectra, f(std::false_type) for bin-major, so
+// that kernels take the order as a template argument.
+template <typename F>
+cudaError_t WithOrder(SpectrumOrder order, F&& f) {
+  return order == SpectrumOrder::kMapMajor ? f(std::true_type{}) : f(std::false_type{});
 }
 
 // The maps of the batch that this block holds: [first, first + count), count <= kMaps.

@@ -12,8 +12,9 @@
 namespace fftrain::fftconv {
 namespace {
 
-using register_fft::BlocksForMaps;
 using register_fft::FastDivisor;
+using register_fft::LaunchOverMaps;
+using register_fft::RaiseSharedLimit;
 using register_fft::SmoothFftInRegisters;
 using register_fft::LoadSpectra;
 using register_fft::SeparateRealPair;
@@ -21,6 +22,7 @@ using register_fft::StoreRealMaps;
 using register_fft::StageRealMapsIn;
 using register_fft::StoreSpectra;
 using register_fft::ThisBlocksMaps;
+using register_fft::WithOrder;
 
 // ---- Block layout -----------------------------------------------------------------------
 
@@ -202,67 +204,12 @@ __global__ void __launch_bounds__(Layout<kN>::kThreads, Layout<kN>::kMinBlocksPe
                                                       bias_phase, map_size, row_size, out);
 }
 
-template <int kN, bool kMapMajor>
-cudaError_t RaiseSharedLimit() {
-  cudaError_t error = cudaFuncSetAttribute(RegisterRealToHalfSpectrumKernel<kN, kMapMajor>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(Layout<kN>::kSharedBytes));
-  if (error != cudaSuccess) return error;
-  return cudaFuncSetAttribute(RegisterHalfSpectrumToRealKernel<kN, kMapMajor>,
-                              cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(Layout<kN>::kSharedBytes));
-}
-
 template <int kN>
 cudaError_t RaiseSharedLimits() {
-  const cudaError_t error = RaiseSharedLimit<kN, false>();
-  return error != cudaSuccess ? error : RaiseSharedLimit<kN, true>();
-}
-
-template <int kN, bool kMapMajor>
-cudaError_t LaunchForward(const float* in, int64_t maps, int rows, int cols, int top, int left,
-                          float2* out, cudaStream_t stream) {
-  using L = Layout<kN>;
-  unsigned blocks;
-  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RegisterRealToHalfSpectrumKernel<kN, kMapMajor><<<blocks, L::kThreads, L::kSharedBytes,
-                                                    stream>>>(
-      in, maps, rows, cols, top, left, FastDivisor::For(rows * cols), FastDivisor::For(cols), out);
-  return cudaGetLastError();
-}
-
-template <int kN>
-cudaError_t LaunchForward(SpectrumOrder order, const float* in, int64_t maps, int rows,
-                          int cols, int top, int left, float2* out, cudaStream_t stream) {
-  return order == SpectrumOrder::kMapMajor
-             ? LaunchForward<kN, true>(in, maps, rows, cols, top, left, out, stream)
-             : LaunchForward<kN, false>(in, maps, rows, cols, top, left, out, stream);
-}
-
-template <int kN, bool kMapMajor>
-cudaError_t LaunchInverse(const float2* in, int64_t maps, int rows, int cols, int top, int left,
-                          float scale, const float* bias, int64_t bias_period,
-                          int64_t bias_phase, float* out, cudaStream_t stream) {
-  using L = Layout<kN>;
-  unsigned blocks;
-  if (!BlocksForMaps(maps, L::kMaps, &blocks)) return cudaErrorInvalidValue;
-  RegisterHalfSpectrumToRealKernel<kN, kMapMajor><<<blocks, L::kThreads, L::kSharedBytes,
-                                                    stream>>>(
-      in, maps, rows, cols, top, left, scale, bias, bias_period, bias_phase,
-      FastDivisor::For(rows * cols), FastDivisor::For(cols), out);
-  return cudaGetLastError();
-}
-
-template <int kN>
-cudaError_t LaunchInverse(SpectrumOrder order, const float2* in, int64_t maps, int rows,
-                          int cols, int top, int left, float scale, const float* bias,
-                          int64_t bias_period, int64_t bias_phase, float* out,
-                          cudaStream_t stream) {
-  return order == SpectrumOrder::kMapMajor
-             ? LaunchInverse<kN, true>(in, maps, rows, cols, top, left, scale, bias,
-                                       bias_period, bias_phase, out, stream)
-             : LaunchInverse<kN, false>(in, maps, rows, cols, top, left, scale, bias,
-                                        bias_period, bias_phase, out, stream);
+  return RaiseSharedLimit(Layout<kN>::kSharedBytes, RegisterRealToHalfSpectrumKernel<kN, false>,
+                          RegisterHalfSpectrumToRealKernel<kN, false>,
+                          RegisterRealToHalfSpectrumKernel<kN, true>,
+                          RegisterHalfSpectrumToRealKernel<kN, true>);
 }
 
 // The window must lie inside the transform for the inverse (it reads the tile there);
@@ -302,11 +249,7 @@ cudaError_t WithSide(int64_t n, F&& f) {
 }  // namespace
 
 bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
-  if (fft_h != fft_w) return false;
-  for (int64_t side : kRegisterFftSides) {
-    if (side == fft_h) return true;
-  }
-  return false;
+  return fft_h == fft_w && RegisterFftSideAtLeast(fft_h) == fft_h;
 }
 
 cudaError_t PrepareRegisterFft() {
@@ -332,8 +275,12 @@ cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps,
     return LaunchRegisterFft128Forward(order, maps_in, maps, r, c, t, l, spectrum, stream);
   }
   return WithSide(n, [&](auto side) {
-    return LaunchForward<decltype(side)::value>(order, maps_in, maps, r, c, t, l, spectrum,
-                                                stream);
+    return WithOrder(order, [&](auto map_major) {
+      constexpr int kN = decltype(side)::value;
+      return LaunchOverMaps<Layout<kN>>(
+          RegisterRealToHalfSpectrumKernel<kN, decltype(map_major)::value>, maps, stream,
+          maps_in, maps, r, c, t, l, FastDivisor::For(r * c), FastDivisor::For(c), spectrum);
+    });
   });
 }
 
@@ -354,8 +301,13 @@ cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrd
                                        bias_period, bias_phase, maps_out, stream);
   }
   return WithSide(n, [&](auto side) {
-    return LaunchInverse<decltype(side)::value>(order, spectrum, maps, r, c, t, l, scale, bias,
-                                                bias_period, bias_phase, maps_out, stream);
+    return WithOrder(order, [&](auto map_major) {
+      constexpr int kN = decltype(side)::value;
+      return LaunchOverMaps<Layout<kN>>(
+          RegisterHalfSpectrumToRealKernel<kN, decltype(map_major)::value>, maps, stream,
+          spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase,
+          FastDivisor::For(r * c), FastDivisor::For(c), maps_out);
+    });
   });
 }
 

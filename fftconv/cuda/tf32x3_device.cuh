@@ -103,6 +103,18 @@ __device__ __forceinline__ void SplitTf32(float x, uint32_t& big, uint32_t& smal
   small = __float_as_uint(x - __uint_as_float(big));
 }
 
+// Gauss's three operands of v, conjugated where sign is -1 (re, sign * im and their sum),
+// each split into big and small TF32 parts.
+__device__ __forceinline__ void SplitGaussOperands(float2 v, float sign, uint32_t& re_big,
+                                                   uint32_t& re_small, uint32_t& im_big,
+                                                   uint32_t& im_small, uint32_t& sum_big,
+                                                   uint32_t& sum_small) {
+  const float im = sign * v.y;
+  SplitTf32(v.x, re_big, re_small);
+  SplitTf32(im, im_big, im_small);
+  SplitTf32(v.x + im, sum_big, sum_small);
+}
+
 // Whether every row of the operand starts 16-byte aligned and holds whole pairs in
 // bounds, so that tiles copy two complex numbers at a time.
 inline bool CopiesInPairs(const ComplexMatrices& m, int64_t stored_columns) {

@@ -149,10 +149,8 @@ __global__ void __launch_bounds__(kThreads, 2)
             const int col = kk + thread_in_group + (r / 2) * 4;
             const float2 v =
                 kATransposed ? a_tile[col * kPitchM + row] : a_tile[row * kPitchK + col];
-            const float im = a_sign * v.y;
-            SplitTf32(v.x, a_big[mi][0][r], a_small[mi][0][r]);
-            SplitTf32(im, a_big[mi][1][r], a_small[mi][1][r]);
-            SplitTf32(v.x + im, a_big[mi][2][r], a_small[mi][2][r]);
+            SplitGaussOperands(v, a_sign, a_big[mi][0][r], a_small[mi][0][r], a_big[mi][1][r],
+                               a_small[mi][1][r], a_big[mi][2][r], a_small[mi][2][r]);
           }
         }
 #pragma unroll
@@ -165,10 +163,8 @@ __global__ void __launch_bounds__(kThreads, 2)
             const int col = warp_n + ni * 8 + group;
             const float2 v =
                 kBTransposed ? b_tile[col * kPitchK + row] : b_tile[row * kPitchN + col];
-            const float im = b_sign * v.y;
-            SplitTf32(v.x, b_big[0][r], b_small[0][r]);
-            SplitTf32(im, b_big[1][r], b_small[1][r]);
-            SplitTf32(v.x + im, b_big[2][r], b_small[2][r]);
+            SplitGaussOperands(v, b_sign, b_big[0][r], b_small[0][r], b_big[1][r], b_small[1][r],
+                               b_big[2][r], b_small[2][r]);
           }
 #pragma unroll
           for (int mi = 0; mi < kMmaTilesM; ++mi) {

@@ -14,13 +14,14 @@
 namespace fftrain::fftconv {
 namespace {
 
-// One warpgroup (four warps) per block computes a 64 x kTileN tile of C with wgmma m64nNk8: A from
+// One warpgroup (four warps) per block computes a 64 x 64 tile of C with wgmma m64n64k8: A from
 // registers (each warp's 16 rows, split there, so no row is split twice), B from shared memory,
 // where the block stores it already split. Raw operand tiles of kTileK complex columns stream in by
 // cp.async through kStages buffers; B's split copy is double-buffered so that the split of tile t+1
 // overlaps the multiplies of tile t.
 constexpr int kThreads = 128;
 constexpr int kTileM = 64;
+constexpr int kTileN = 64;  // wgmma's n, the accumulators (acc[3][32]) and the store assume 64
 // 16-deep k-tiles in three stages leave room for two blocks an SM (shared memory, registers);
 // 8-deep tiles in four stages measured 3% slower on L5, 16-deep in four (one block) 30% slower.
 constexpr int kTileK = 16;
@@ -31,7 +32,6 @@ constexpr int kPitchK = kTileK + 4;  // raw tiles stored [row][k]
 // B split: Gauss's three operands (re, im, re + im), each as big and small TF32 parts.
 constexpr int kSplitParts = 6;
 
-template <int kTileN>
 struct Layout {
   static constexpr int kPitchM = kTileM + 4;  // raw A stored [k][m]
   static constexpr int kPitchN = kTileN + 4;  // raw B stored [k][n]
@@ -153,13 +153,13 @@ struct TileCopier {
   }
 };
 
-template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
+template <bool kATransposed, bool kBTransposed, int kVec>
 struct RawTileCopiers {
-  using L = Layout<kTileN>;
-  using A = std::conditional_t<kATransposed, TileCopier<kTileK, kTileM, L::kPitchM, kVec, true>,
-                               TileCopier<kTileM, kTileK, kPitchK, kVec, false>>;
+  using A =
+      std::conditional_t<kATransposed, TileCopier<kTileK, kTileM, Layout::kPitchM, kVec, true>,
+                         TileCopier<kTileM, kTileK, kPitchK, kVec, false>>;
   using B = std::conditional_t<kBTransposed, TileCopier<kTileN, kTileK, kPitchK, kVec, false>,
-                               TileCopier<kTileK, kTileN, L::kPitchN, kVec, true>>;
+                               TileCopier<kTileK, kTileN, Layout::kPitchN, kVec, true>>;
   A a;
   B b;
   int k_limit;
@@ -178,9 +178,8 @@ struct RawTileCopiers {
 // Splits the raw B tile into its six parts. A thread takes one core-matrix row (4 k columns of
 // one row of B) and stores each part's 16 bytes at once; a warp's stores fill 512 contiguous
 // bytes, free of bank conflicts.
-template <int kTileN, bool kBTransposed>
+template <bool kBTransposed>
 __device__ __forceinline__ void SplitB(const float2* b_tile, float b_sign, float* split) {
-  using L = Layout<kTileN>;
   constexpr int kPerThread = kTileN * kTileK / 4 / kThreads;
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
@@ -191,15 +190,13 @@ __device__ __forceinline__ void SplitB(const float2* b_tile, float b_sign, float
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int k = k0 + j;
-      const float2 v = kBTransposed ? b_tile[row * kPitchK + k] : b_tile[k * L::kPitchN + row];
-      const float im = b_sign * v.y;
-      SplitTf32(v.x, parts[0][j], parts[1][j]);
-      SplitTf32(im, parts[2][j], parts[3][j]);
-      SplitTf32(v.x + im, parts[4][j], parts[5][j]);
+      const float2 v = kBTransposed ? b_tile[row * kPitchK + k] : b_tile[k * Layout::kPitchN + row];
+      SplitGaussOperands(v, b_sign, parts[0][j], parts[1][j], parts[2][j], parts[3][j],
+                         parts[4][j], parts[5][j]);
     }
 #pragma unroll
     for (int p = 0; p < kSplitParts; ++p) {
-      *reinterpret_cast<uint4*>(split + p * L::kSplitPartFloats + 4 * quad) =
+      *reinterpret_cast<uint4*>(split + p * Layout::kSplitPartFloats + 4 * quad) =
           make_uint4(parts[p][0], parts[p][1], parts[p][2], parts[p][3]);
     }
   }
@@ -209,7 +206,7 @@ __device__ __forceinline__ void SplitB(const float2* b_tile, float b_sign, float
 // registers at rows g, g+8 and columns t, t+4 of the warp's 16 x 8 slices (the m16n8k8 .tf32
 // layout, which wgmma's register A keeps per warp).
 template <bool kATransposed>
-__device__ __forceinline__ void SplitAFragments(const float2* a_tile, int pitch_m, float a_sign,
+__device__ __forceinline__ void SplitAFragments(const float2* a_tile, float a_sign,
                                                 Fragments& frag) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int group = lane / 4, thread_in_group = lane % 4;
@@ -219,25 +216,23 @@ __device__ __forceinline__ void SplitAFragments(const float2* a_tile, int pitch_
     for (int r = 0; r < 4; ++r) {
       const int row = warp * 16 + group + (r % 2) * 8;
       const int col = s * 8 + thread_in_group + (r / 2) * 4;
-      const float2 v = kATransposed ? a_tile[col * pitch_m + row] : a_tile[row * kPitchK + col];
-      const float im = a_sign * v.y;
-      SplitTf32(v.x, frag[s][0][0][r], frag[s][0][1][r]);
-      SplitTf32(im, frag[s][1][0][r], frag[s][1][1][r]);
-      SplitTf32(v.x + im, frag[s][2][0][r], frag[s][2][1][r]);
+      const float2 v =
+          kATransposed ? a_tile[col * Layout::kPitchM + row] : a_tile[row * kPitchK + col];
+      SplitGaussOperands(v, a_sign, frag[s][0][0][r], frag[s][0][1][r], frag[s][1][0][r],
+                         frag[s][1][1][r], frag[s][2][0][r], frag[s][2][1][r]);
     }
   }
 }
 
-template <int kTileN, bool kATransposed, bool kBTransposed, int kVec>
+template <bool kATransposed, bool kBTransposed, int kVec>
 __global__ void __launch_bounds__(kThreads, 2)
     Tf32x3WgmmaComplexProductKernel(KernelDims d, ComplexMatrices a, ComplexMatrices b,
                                     float2* __restrict__ c, int64_t ldc, int64_t stride_c) {
 #ifdef FFTRAIN_WGMMA_KERNEL
   extern __shared__ __align__(128) float shared_floats[];
-  using L = Layout<kTileN>;
-  constexpr int kARaw = L::template ARawElements<kATransposed>();
-  constexpr int kStageElements = kARaw + L::template BRawElements<kBTransposed>();
-  float2* raw = reinterpret_cast<float2*>(shared_floats + 2 * L::kSplitFloats);
+  constexpr int kARaw = Layout::ARawElements<kATransposed>();
+  constexpr int kStageElements = kARaw + Layout::BRawElements<kBTransposed>();
+  float2* raw = reinterpret_cast<float2*>(shared_floats + 2 * Layout::kSplitFloats);
 
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   const float a_sign = a.conjugated ? -1.0f : 1.0f;
@@ -248,17 +243,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     const float2* a_batch = a.data + batch * a.batch_stride;
     const float2* b_batch = b.data + batch * b.batch_stride;
     // Gauss's three products: re*re, im*im and (re + im)(re + im).
-    float acc[3][32];
-#pragma unroll
-    for (int p = 0; p < 3; ++p) {
-#pragma unroll
-      for (int i = 0; i < 32; ++i) acc[p][i] = 0.0f;
-    }
+    float acc[3][32] = {};
 
     // The buffers may still be read by the previous batch's last tiles.
     __syncthreads();
-    const RawTileCopiers<kTileN, kATransposed, kBTransposed, kVec> copiers(d, a_batch, a.ld,
-                                                                            b_batch, b.ld, m0, n0);
+    const RawTileCopiers<kATransposed, kBTransposed, kVec> copiers(d, a_batch, a.ld, b_batch,
+                                                                    b.ld, m0, n0);
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
       if (s < k_tiles) {
@@ -285,10 +275,10 @@ __global__ void __launch_bounds__(kThreads, 2)
       CommitCopies();
 
       const float2* a_tile = raw + (kt % kStages) * kStageElements;
-      float* split = shared_floats + (kt % 2) * L::kSplitFloats;
-      SplitB<kTileN, kBTransposed>(a_tile + kARaw, b_sign, split);
+      float* split = shared_floats + (kt % 2) * Layout::kSplitFloats;
+      SplitB<kBTransposed>(a_tile + kARaw, b_sign, split);
       FenceSharedForAsyncProxy();
-      SplitAFragments<kATransposed>(a_tile, L::kPitchM, a_sign, frag);
+      SplitAFragments<kATransposed>(a_tile, a_sign, frag);
       __syncthreads();
 
       WgmmaFence();
@@ -297,9 +287,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
         for (int p = 0; p < 3; ++p) {
           // Step s's k columns start 2 core matrices (64 floats) into each row group.
-          const float* big = split + (2 * p) * L::kSplitPartFloats + s * 64;
+          const float* big = split + (2 * p) * Layout::kSplitPartFloats + s * 64;
           const uint64_t b_big = SplitPartDescriptor(big);
-          const uint64_t b_small = SplitPartDescriptor(big + L::kSplitPartFloats);
+          const uint64_t b_small = SplitPartDescriptor(big + Layout::kSplitPartFloats);
           Wgmma64(acc[p], frag[s][p][1], b_big);
           Wgmma64(acc[p], frag[s][p][0], b_small);
           Wgmma64(acc[p], frag[s][p][0], b_big);
@@ -334,10 +324,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 template <bool kATransposed, bool kBTransposed, int kVec>
 cudaError_t Launch(const KernelDims& d, const ComplexMatrices& a, const ComplexMatrices& b,
                    float2* c, int64_t ldc, int64_t stride_c, cudaStream_t stream) {
-  constexpr int kTileN = 64;
-  return LaunchProductKernel<
-      Tf32x3WgmmaComplexProductKernel<kTileN, kATransposed, kBTransposed, kVec>, kTileM, kTileN,
-      kThreads, Layout<kTileN>::template SharedBytes<kATransposed, kBTransposed>()>(
+  return LaunchProductKernel<Tf32x3WgmmaComplexProductKernel<kATransposed, kBTransposed, kVec>,
+                             kTileM, kTileN, kThreads,
+                             Layout::SharedBytes<kATransposed, kBTransposed>()>(
       d, a, b, c, ldc, stride_c, stream);
 }
 

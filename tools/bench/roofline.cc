@@ -1,6 +1,5 @@
 #include "tools/bench/roofline.h"
 
-#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -18,13 +17,10 @@ namespace {
 // (L5: 13x13, 91 bins, against the default 14x14's 112).
 fftconv::FftConvOptions FewestBinsTransform(const fftconv::ConvShape& shape) {
   fftconv::FftConvOptions options;
-  const int64_t side =
-      fftconv::RegisterFftSideAtLeast(std::max(shape.padded_h(), shape.padded_w()));
-  const int64_t smooth_h = fftconv::NextSmoothSize(shape.padded_h());
-  const int64_t smooth_w = fftconv::NextSmoothSize(shape.padded_w());
-  if (side != 0 && side * (side / 2 + 1) < smooth_h * (smooth_w / 2 + 1)) {
-    options.fft_h = options.fft_w = side;
-  }
+  const int64_t side = fftconv::RegisterFftSideWithFewerBins(
+      shape.padded_h(), shape.padded_w(), fftconv::NextSmoothSize(shape.padded_h()),
+      fftconv::NextSmoothSize(shape.padded_w()));
+  if (side != 0) options.fft_h = options.fft_w = side;
   return options;
 }
 
@@ -61,7 +57,7 @@ absl::StatusOr<RooflineBound> FftRooflineBound(const fftconv::ConvShape& shape,
   const double weight_maps = static_cast<double>(shape.k) * shape.c;
   const double output_maps = static_cast<double>(shape.n) * shape.k;
   const double spectrum_bytes_per_map =
-      8.0 * static_cast<double>(cost.fft_h) * static_cast<double>(cost.fft_w / 2 + 1);
+      8.0 * static_cast<double>(fftconv::HalfSpectrumBins(cost.fft_h, cost.fft_w));
   const double transform_flops_per_map =
       cost.fft_transform_flops / (input_maps + weight_maps + output_maps);
   // Every spectrum the pass makes is written once and read once.
