@@ -347,7 +347,7 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
   // Gradients are summed over ranks as soon as each layer's are ready.
   const Network::GradientsReady all_reduce = [&](const Layer&, int64_t offset, int64_t count) {
     if (ranks == 1) return absl::OkStatus();
-    return comm_.AllReduceSum(network_->gradients() + offset, count);
+    return comm_.AllReduce(network_->gradients() + offset, count, comm::ReduceOp::kSum);
   };
 
   for (int64_t s = 0; s < steps; ++s) {
