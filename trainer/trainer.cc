@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "comm/rank_agreement.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "trainer/metrics_log.h"
 
@@ -26,8 +27,9 @@ double SecondsSince(Clock::time_point start) {
 }
 
 // Settings that change what a resumed run computes: they must match the checkpoint's.
-// The number of epochs is one: the learning-rate schedule spans them.
-constexpr const char* kResumeKeys[] = {
+// The number of epochs is one: the learning-rate schedule spans them. So is the number of
+// ranks: it sets the global batch, hence the data order and the steps per epoch.
+constexpr const char* kResumeKeys[] = {"ranks",
     "network", "dataset", "data_dir", "train_limit", "synthetic_shape", "synthetic_train",
     "synthetic_classes", "batch_size", "schedule", "learning_rate", "final_learning_rate",
     "step_epochs", "gamma", "warmup_steps", "momentum", "weight_decay", "seed", "epochs"};
@@ -68,6 +70,10 @@ absl::Status ValidateConfig(const TrainConfig& c) {
   if (c.log_every_steps <= 0) {
     return bad(absl::StrCat("--log_every_steps must be positive, got ", c.log_every_steps));
   }
+  if (c.bucket_bytes < 4 || c.first_bucket_bytes < 4) {
+    return bad(absl::StrCat("--bucket_mb must hold at least one float, got ", c.bucket_bytes,
+                            " bytes (first bucket ", c.first_bucket_bytes, ")"));
+  }
   if (c.resume && c.checkpoint_path.empty()) {
     return bad("--resume needs --checkpoint, the file to resume from");
   }
@@ -99,7 +105,23 @@ std::string Trainer::ConfigText() const {
       "\nschedule=", c.schedule, "\nlearning_rate=", c.learning_rate,
       "\nfinal_learning_rate=", c.final_learning_rate, "\nstep_epochs=", c.step_epochs,
       "\ngamma=", c.gamma, "\nwarmup_steps=", c.warmup_steps, "\nmomentum=", c.momentum,
-      "\nweight_decay=", c.weight_decay, "\nseed=", c.seed, "\nepochs=", c.epochs, "\n");
+      "\nweight_decay=", c.weight_decay, "\nseed=", c.seed, "\nepochs=", c.epochs,
+      "\nranks=", comm_.size(), "\n");
+}
+
+absl::Status Trainer::CheckRanksAgree() {
+  const TrainConfig& c = config_;
+  // Beyond what a checkpoint pins: the data as loaded (a rank reading other files) and
+  // whatever changes the arithmetic or the collectives each rank calls.
+  const std::string settings = absl::StrCat(
+      ConfigText(), "device=", DeviceName(backend_.device()), "\ntrain_examples=",
+      train_.count, "\ntest_examples=", test_.count, "\ntest_limit=", c.test_limit,
+      "\nimage=", train_.channels, "x", train_.height, "x", train_.width,
+      "\nkeep_spectra=", static_cast<int>(c.keep_spectra), "\nbucket_bytes=", c.bucket_bytes,
+      "\nfirst_bucket_bytes=", c.first_bucket_bytes, "\nevaluate=", c.evaluate,
+      "\nstop_after_epoch=", c.stop_after_epoch, "\nlog_every_steps=", c.log_every_steps,
+      "\nresume=", c.resume, "\n");
+  return comm::CheckSameOnEveryRank(comm_, settings);
 }
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& config,
@@ -109,87 +131,149 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& conf
   FFTRAIN_RETURN_IF_ERROR(ValidateConfig(config));
   auto t = std::unique_ptr<Trainer>(new Trainer(config, backend, communicator, log));
   FFTRAIN_ASSIGN_OR_RETURN(t->spec_, ParseNetworkSpec(config.network));
-  FFTRAIN_RETURN_IF_ERROR(t->LoadData());
-
-  const TensorShape input{t->train_.channels, t->train_.height, t->train_.width};
-  const int64_t batch = config.batch_size;
-  const int64_t per_step = batch * communicator.size();
-  if (t->train_.count < per_step) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the training set has ", t->train_.count, " examples, fewer than one step's ", per_step,
-        " (--batch_size ", batch, " x ", communicator.size(), " ranks)"));
-  }
-  NetworkOptions options;
-  options.keep_spectra = config.keep_spectra;
-  FFTRAIN_ASSIGN_OR_RETURN(t->network_, Network::Create(t->spec_, input, batch, backend, options));
-  if (t->train_.num_classes > t->network_->classes()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the network's last layer has ", t->network_->classes(), " outputs but the data set has ",
-        t->train_.num_classes, " classes"));
-  }
-  FFTRAIN_ASSIGN_OR_RETURN(SgdOptimizer optimizer,
-                           SgdOptimizer::Create(backend, t->network_->parameter_count(),
-                                                config.momentum, config.weight_decay));
-  t->optimizer_ = std::make_unique<SgdOptimizer>(std::move(optimizer));
-
-  const int64_t steps_per_epoch = t->train_.count / per_step;
-  t->schedule_.kind = *ParseScheduleKind(config.schedule);
-  t->schedule_.base = config.learning_rate;
-  t->schedule_.final_rate = config.final_learning_rate;
-  t->schedule_.step_epochs = config.step_epochs;
-  t->schedule_.gamma = config.gamma;
-  t->schedule_.warmup_steps = config.warmup_steps;
-  t->schedule_.steps_per_epoch = steps_per_epoch;
-  t->schedule_.total_steps = steps_per_epoch * config.epochs;
-
-  FFTRAIN_ASSIGN_OR_RETURN(t->labels_, backend.Allocate(sizeof(int32_t) * batch));
-  FFTRAIN_ASSIGN_OR_RETURN(t->loss_, backend.Allocate(sizeof(float) * batch));
-  FFTRAIN_ASSIGN_OR_RETURN(t->correct_, backend.Allocate(sizeof(int32_t) * batch));
-  t->host_images_.resize(batch * input.elements());
-  t->host_labels_.resize(batch);
-
+  // A step that fails on one rank fails on all (comm::AgreeOnStatus), so that no rank
+  // waits for another that has given up.
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->LoadData()));
+  FFTRAIN_RETURN_IF_ERROR(t->CheckRanksAgree());
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->Build()));
   if (config.resume) {
     FFTRAIN_RETURN_IF_ERROR(t->Restore());
   } else {
     t->rng_.seed(config.seed);
     FFTRAIN_RETURN_IF_ERROR(t->network_->InitializeParameters(config.seed));
   }
-  FFTRAIN_ASSIGN_OR_RETURN(JsonLinesWriter writer,
-                           JsonLinesWriter::Open(config.log_path, config.resume));
-  t->jsonl_ = std::make_unique<JsonLinesWriter>(std::move(writer));
+  // Identical starting points on every rank, whatever the initialisation did.
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->BroadcastState()));
+  // Rank 0 alone writes the metrics log.
+  absl::StatusOr<JsonLinesWriter> writer = JsonLinesWriter::Open(
+      communicator.rank() == 0 ? config.log_path : std::string(), config.resume);
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, writer.status()));
+  t->jsonl_ = std::make_unique<JsonLinesWriter>(*std::move(writer));
+  t->PrintStartup();
+  FFTRAIN_RETURN_IF_ERROR(t->jsonl_->Write(t->ConfigEvent()));
+  return t;
+}
 
-  if (log != nullptr && communicator.rank() == 0) {
+absl::Status Trainer::Build() {
+  const TrainConfig& config = config_;
+
+  const TensorShape input{train_.channels, train_.height, train_.width};
+  const int64_t batch = config.batch_size;
+  const int64_t per_step = batch * comm_.size();
+  if (train_.count < per_step) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the training set has ", train_.count, " examples, fewer than one step's ", per_step,
+        " (--batch_size ", batch, " x ", comm_.size(), " ranks)"));
+  }
+  NetworkOptions options;
+  options.keep_spectra = config.keep_spectra;
+  FFTRAIN_ASSIGN_OR_RETURN(network_, Network::Create(spec_, input, batch, backend_, options));
+  if (train_.num_classes > network_->classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the network's last layer has ", network_->classes(), " outputs but the data set has ",
+        train_.num_classes, " classes"));
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(SgdOptimizer optimizer,
+                           SgdOptimizer::Create(backend_, network_->parameter_count(),
+                                                config.momentum, config.weight_decay));
+  optimizer_ = std::make_unique<SgdOptimizer>(std::move(optimizer));
+
+  const int64_t steps_per_epoch = train_.count / per_step;
+  schedule_.kind = *ParseScheduleKind(config.schedule);
+  schedule_.base = config.learning_rate;
+  schedule_.final_rate = config.final_learning_rate;
+  schedule_.step_epochs = config.step_epochs;
+  schedule_.gamma = config.gamma;
+  schedule_.warmup_steps = config.warmup_steps;
+  schedule_.steps_per_epoch = steps_per_epoch;
+  schedule_.total_steps = steps_per_epoch * config.epochs;
+
+  FFTRAIN_ASSIGN_OR_RETURN(labels_, backend_.Allocate(sizeof(int32_t) * batch));
+  FFTRAIN_ASSIGN_OR_RETURN(loss_, backend_.Allocate(sizeof(float) * batch));
+  FFTRAIN_ASSIGN_OR_RETURN(correct_, backend_.Allocate(sizeof(int32_t) * batch));
+  host_images_.resize(batch * input.elements());
+  host_labels_.resize(batch);
+
+  // Backward completes the layers last to first; so do the buckets.
+  std::vector<comm::GradientRange> ready_order;
+  const auto& layers = network_->layers();
+  for (size_t i = layers.size(); i-- > 0;) {
+    if (layers[i]->ParameterCount() == 0) continue;
+    ready_order.push_back({layers[i]->name(), network_->parameter_offset(i),
+                           layers[i]->ParameterCount()});
+  }
+  comm::BucketOptions bucket_options;
+  bucket_options.bucket_bytes = config.bucket_bytes;
+  bucket_options.first_bucket_bytes = std::min(config.first_bucket_bytes, config.bucket_bytes);
+  FFTRAIN_ASSIGN_OR_RETURN(
+      comm::BucketedAllReduce buckets,
+      comm::BucketedAllReduce::Create(comm_, network_->gradients(),
+                                      std::move(ready_order), bucket_options));
+  buckets_ = std::make_unique<comm::BucketedAllReduce>(std::move(buckets));
+  return absl::OkStatus();
+}
+
+void Trainer::PrintStartup() const {
+  const TrainConfig& config = config_;
+  const TensorShape input{train_.channels, train_.height, train_.width};
+  const int64_t batch = config.batch_size;
+  const int64_t per_step = batch * comm_.size();
+  const int64_t steps_per_epoch = schedule_.steps_per_epoch;
+  std::FILE* log = log_;
+  if (log != nullptr && comm_.rank() == 0) {
     std::fprintf(log, "device: %s\nnetwork: %s, batch %d, input %dx%dx%d\n",
-                 backend.Describe().c_str(), t->spec_.canonical.c_str(),
+                 backend_.Describe().c_str(), spec_.canonical.c_str(),
                  static_cast<int>(batch), static_cast<int>(input.c), static_cast<int>(input.h),
                  static_cast<int>(input.w));
-    for (const std::string& note : t->network_->startup_notes()) {
+    for (const std::string& note : network_->startup_notes()) {
       std::fprintf(log, "%s\n", note.c_str());
     }
     std::fprintf(log, "data: %d training and %d test examples, %d classes; %d steps per epoch\n",
-                 static_cast<int>(t->train_.count), static_cast<int>(t->test_.count),
-                 t->train_.num_classes, static_cast<int>(steps_per_epoch));
+                 static_cast<int>(train_.count), static_cast<int>(test_.count),
+                 train_.num_classes, static_cast<int>(steps_per_epoch));
+    if (comm_.size() > 1) {
+      std::fprintf(log, "data parallel: %d ranks (%s), global batch %d (%d per rank)\n",
+                   comm_.size(), comm_.name().c_str(), static_cast<int>(per_step),
+                   static_cast<int>(batch));
+      std::fprintf(log, "gradients averaged in %d buckets, started as backward completes them:\n",
+                   static_cast<int>(buckets_->buckets().size()));
+      for (const std::string& line : comm::DescribeBuckets(buckets_->ranges(), buckets_->buckets())) {
+        std::fprintf(log, "  %s\n", line.c_str());
+      }
+    }
+    const int64_t dropped = train_.count % per_step;
+    if (dropped > 0) {
+      std::fprintf(log, "%d training examples a epoch are dropped: they do not fill a global "
+                   "batch of %d\n", static_cast<int>(dropped), static_cast<int>(per_step));
+    }
     if (config.resume) {
       std::fprintf(log, "resumed from %s after epoch %d (step %d)\n",
-                   config.checkpoint_path.c_str(), static_cast<int>(t->epoch_),
-                   static_cast<int>(t->step_));
+                   config.checkpoint_path.c_str(), static_cast<int>(epoch_),
+                   static_cast<int>(step_));
     }
     std::fflush(log);
   }
+}
+
+JsonObject Trainer::ConfigEvent() const {
+  const TrainConfig& config = config_;
+  const int64_t batch = config.batch_size;
+  const int64_t steps_per_epoch = schedule_.steps_per_epoch;
   JsonObject event;
-  event.Add("event", "config").Add("device", backend.Describe()).Add("network", t->spec_.canonical)
+  event.Add("event", "config").Add("device", backend_.Describe()).Add("network", spec_.canonical)
       .Add("batch_size", batch).Add("epochs", config.epochs).Add("schedule", config.schedule)
       .Add("learning_rate", static_cast<double>(config.learning_rate))
       .Add("momentum", static_cast<double>(config.momentum))
       .Add("weight_decay", static_cast<double>(config.weight_decay))
       .Add("seed", static_cast<int64_t>(config.seed)).Add("dataset", config.dataset)
-      .Add("train_examples", t->train_.count).Add("test_examples", t->test_.count)
+      .Add("train_examples", train_.count).Add("test_examples", test_.count)
       .Add("steps_per_epoch", steps_per_epoch)
-      .Add("workspace_bytes", static_cast<int64_t>(t->network_->workspace_pool().bytes()))
-      .Add("keep_spectra", t->network_->keeps_spectra()).Add("resumed", config.resume)
-      .Add("start_epoch", t->epoch_);
-  FFTRAIN_RETURN_IF_ERROR(t->jsonl_->Write(event));
-  return t;
+      .Add("workspace_bytes", static_cast<int64_t>(network_->workspace_pool().bytes()))
+      .Add("keep_spectra", network_->keeps_spectra()).Add("resumed", config.resume)
+      .Add("start_epoch", epoch_).Add("ranks", static_cast<int64_t>(comm_.size()))
+      .Add("communicator", comm_.name())
+      .Add("buckets", static_cast<int64_t>(buckets_->buckets().size()));
+  return event;
 }
 
 absl::Status Trainer::LoadData() {
@@ -231,6 +315,21 @@ absl::Status Trainer::LoadData() {
 }
 
 absl::Status Trainer::Restore() {
+  std::string progress;
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(comm_, RestoreOnRankZero(&progress)));
+  // The other ranks take rank 0's place in the run: epoch, step and the data order's RNG.
+  FFTRAIN_ASSIGN_OR_RETURN(progress, comm::BroadcastText(comm_, progress));
+  std::istringstream text(progress);
+  text >> epoch_ >> step_ >> rng_;
+  if (text.fail()) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", config_.checkpoint_path,
+                                            ": unreadable progress or RNG state"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::RestoreOnRankZero(std::string* progress) {
+  if (comm_.rank() != 0) return absl::OkStatus();
   FFTRAIN_ASSIGN_OR_RETURN(TrainingState state, ReadCheckpoint(config_.checkpoint_path));
   const std::string& path = config_.checkpoint_path;
   if (state.network_spec != spec_.canonical) {
@@ -256,7 +355,8 @@ absl::Status Trainer::Restore() {
     }
   }
   std::istringstream rng_text(state.rng_state);
-  rng_text >> rng_;
+  std::mt19937_64 rng;
+  rng_text >> rng;
   if (rng_text.fail()) {
     return absl::DataLossError(absl::StrCat("checkpoint ", path, ": unreadable RNG state"));
   }
@@ -264,13 +364,28 @@ absl::Status Trainer::Restore() {
                                                 sizeof(float) * state.parameters.size()));
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(state.momentum.data(), optimizer_->velocity(),
                                                 sizeof(float) * state.momentum.size()));
-  epoch_ = state.epoch;
-  step_ = state.step;
+  *progress = absl::StrCat(state.epoch, " ", state.step, " ", state.rng_state);
   return absl::OkStatus();
 }
 
+absl::Status Trainer::BroadcastState() {
+  if (comm_.size() == 1) return absl::OkStatus();
+  const int64_t count = network_->parameter_count();
+  FFTRAIN_RETURN_IF_ERROR(comm_.Broadcast(network_->parameters(), count, 0));
+  FFTRAIN_RETURN_IF_ERROR(comm_.Broadcast(optimizer_->velocity(), count, 0));
+  return backend_.Synchronize();
+}
+
 absl::Status Trainer::SaveCheckpoint() {
-  if (config_.checkpoint_path.empty() || comm_.rank() != 0) return absl::OkStatus();
+  if (config_.checkpoint_path.empty()) return absl::OkStatus();
+  // Rank 0 writes (atomically: WriteCheckpoint renames a complete file into place); the
+  // agreement is the barrier after which every rank may read it, and ends every rank if
+  // the write failed.
+  return comm::AgreeOnStatus(comm_, WriteCheckpointOnRankZero());
+}
+
+absl::Status Trainer::WriteCheckpointOnRankZero() {
+  if (comm_.rank() != 0) return absl::OkStatus();
   TrainingState state;
   state.network_spec = spec_.canonical;
   state.epoch = epoch_;
@@ -311,7 +426,9 @@ absl::Status Trainer::Evaluate(double* loss, double* accuracy) {
   int64_t correct = 0;
   std::vector<float> host_loss(batch);
   std::vector<int32_t> host_correct(batch);
-  for (int64_t begin = 0; begin < test_.count; begin += batch) {
+  // Rank r evaluates batches r, r + ranks, ...: the ranks together see each example once.
+  for (int64_t begin = comm_.rank() * batch; begin < test_.count;
+       begin += batch * comm_.size()) {
     std::vector<int64_t> indices;
     for (int64_t i = begin; i < std::min(test_.count, begin + batch); ++i) indices.push_back(i);
     FFTRAIN_RETURN_IF_ERROR(LoadBatch(test_, indices));
@@ -326,8 +443,10 @@ absl::Status Trainer::Evaluate(double* loss, double* accuracy) {
       correct += host_correct[i];
     }
   }
-  *loss = test_.count > 0 ? loss_sum / test_.count : std::nan("");
-  *accuracy = test_.count > 0 ? static_cast<double>(correct) / test_.count : std::nan("");
+  double sums[2] = {loss_sum, static_cast<double>(correct)};
+  FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(sums, 2));
+  *loss = test_.count > 0 ? sums[0] / test_.count : std::nan("");
+  *accuracy = test_.count > 0 ? sums[1] / test_.count : std::nan("");
   return absl::OkStatus();
 }
 
@@ -335,64 +454,59 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
   const int64_t batch = network_->batch();
   const int64_t ranks = comm_.size();
   const int64_t steps = schedule_.steps_per_epoch;
+  // The same permutation on every rank (the same RNG state); each takes its share.
   const std::vector<int64_t> order = EpochPermutation(train_.count, rng_(), epoch_);
   const bool show_progress = config_.progress && comm_.rank() == 0 && isatty(fileno(stderr));
   std::vector<float> host_loss(batch);
   std::vector<int32_t> host_correct(batch);
-  double loss_sum = 0, window_loss = 0;
-  int64_t correct = 0, window_correct = 0, window_steps = 0;
+  // Sums over this rank's examples: {loss, correct}; reduced over ranks when reported.
+  double epoch_sums[2] = {0, 0}, window_sums[2] = {0, 0};
+  int64_t window_steps = 0;
   const auto epoch_start = Clock::now();
   auto window_start = epoch_start;
 
-  // Gradients are summed over ranks as soon as each layer's are ready.
-  const Network::GradientsReady all_reduce = [&](const Layer&, int64_t offset, int64_t count) {
-    if (ranks == 1) return absl::OkStatus();
-    return comm_.AllReduce(network_->gradients() + offset, count, comm::ReduceOp::kSum);
-  };
+  // Phases are timed with marks in the backend's stream of work, read after the step's
+  // copy to the host has waited for it anyway: timing never adds a synchronisation.
+  std::unique_ptr<TimingMark> marks[4];
+  for (auto& mark : marks) {
+    FFTRAIN_ASSIGN_OR_RETURN(mark, backend_.CreateTimingMark());
+  }
 
   for (int64_t s = 0; s < steps; ++s) {
-    auto t0 = Clock::now();
+    comm_.set_step(step_);
+    const auto data_start = Clock::now();
     const int64_t first = (s * ranks + comm_.rank()) * batch;
     std::vector<int64_t> indices(order.begin() + first, order.begin() + first + batch);
     FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices));
-    FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
-    auto t1 = Clock::now();
+    m->data_seconds += SecondsSince(data_start);
+    FFTRAIN_RETURN_IF_ERROR(marks[0]->Record());
     {
       ScopedRange range(backend_, "forward");
       FFTRAIN_RETURN_IF_ERROR(network_->Forward());
       FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
           network_->logits(), labels_.ints(), batch, network_->classes(),
           network_->logits_gradient(), loss_.floats(), correct_.ints()));
-      FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
     }
-    auto t2 = Clock::now();
+    FFTRAIN_RETURN_IF_ERROR(marks[1]->Record());
     {
       ScopedRange range(backend_, "backward");
-      if (ranks > 1) {
-        // Each rank's loss is its batch's mean; scaling dL/dlogits by 1/ranks makes the
-        // all-reduced sum of gradients the gradient of the mean over the global batch.
-        FFTRAIN_RETURN_IF_ERROR(backend_.Scale(network_->logits_gradient(),
-                                               1.0f / static_cast<float>(ranks),
-                                               batch * network_->classes()));
-      }
-      FFTRAIN_RETURN_IF_ERROR(network_->Backward(all_reduce));
-      FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
+      FFTRAIN_RETURN_IF_ERROR(Backward());
     }
-    auto t3 = Clock::now();
+    FFTRAIN_RETURN_IF_ERROR(marks[2]->Record());
     const float rate = schedule_.At(step_);
     {
       ScopedRange range(backend_, "update");
       FFTRAIN_RETURN_IF_ERROR(
           optimizer_->Step(network_->parameters(), network_->gradients(), rate));
-      FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
-      FFTRAIN_RETURN_IF_ERROR(
-          backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
     }
-    auto t4 = Clock::now();
-    m->data_seconds += std::chrono::duration<double>(t1 - t0).count();
-    m->forward_seconds += std::chrono::duration<double>(t2 - t1).count();
-    m->backward_seconds += std::chrono::duration<double>(t3 - t2).count();
-    m->update_seconds += std::chrono::duration<double>(t4 - t3).count();
+    FFTRAIN_RETURN_IF_ERROR(marks[3]->Record());
+    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
+    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
+    double* phase_seconds[3] = {&m->forward_seconds, &m->backward_seconds, &m->update_seconds};
+    for (int p = 0; p < 3; ++p) {
+      FFTRAIN_ASSIGN_OR_RETURN(double seconds, marks[p + 1]->SecondsSince(*marks[p]));
+      *phase_seconds[p] += seconds;
+    }
     ++step_;
 
     double step_loss = 0;
@@ -406,17 +520,21 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
           "the loss became ", step_loss, " at epoch ", epoch_ + 1, " step ", step_,
           "; lower --learning_rate"));
     }
-    loss_sum += step_loss;
-    correct += step_correct;
-    window_loss += step_loss;
-    window_correct += step_correct;
+    epoch_sums[0] += step_loss;
+    epoch_sums[1] += step_correct;
+    window_sums[0] += step_loss;
+    window_sums[1] += step_correct;
     ++window_steps;
+    // The same steps on every rank, so every rank joins the reduction.
     const bool log_now = (s + 1) % config_.log_every_steps == 0 || s + 1 == steps;
+    if (log_now) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(window_sums, 2));
     if (log_now || show_progress) {
       const double elapsed = SecondsSince(window_start);
       const double images_per_s = window_steps * batch * ranks / std::max(elapsed, 1e-9);
-      const double mean_loss = window_loss / (window_steps * batch);
-      const double accuracy = static_cast<double>(window_correct) / (window_steps * batch);
+      // Between reports the progress line shows rank 0's own examples.
+      const double examples = window_steps * batch * (log_now ? ranks : 1);
+      const double mean_loss = window_sums[0] / examples;
+      const double accuracy = window_sums[1] / examples;
       if (show_progress) {
         std::fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  lr %.4g ",
                      static_cast<int>(epoch_ + 1), static_cast<int>(config_.epochs),
@@ -430,19 +548,28 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
             .Add("loss", mean_loss).Add("accuracy", accuracy)
             .Add("images_per_s", images_per_s).Add("learning_rate", static_cast<double>(rate));
         FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
-        window_loss = 0;
-        window_correct = 0;
+        window_sums[0] = window_sums[1] = 0;
         window_steps = 0;
         window_start = Clock::now();
       }
     }
   }
   if (show_progress) std::fprintf(stderr, "\r%*s\r", 100, "");
+  FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(epoch_sums, 2));
   const double train_seconds = SecondsSince(epoch_start);
-  m->train_loss = loss_sum / (steps * batch);
-  m->train_accuracy = static_cast<double>(correct) / (steps * batch);
-  m->images_per_second = steps * batch * ranks / train_seconds;
+  const double examples = static_cast<double>(steps * batch * ranks);
+  m->train_loss = epoch_sums[0] / examples;
+  m->train_accuracy = epoch_sums[1] / examples;
+  m->images_per_second = examples / train_seconds;
   return absl::OkStatus();
+}
+
+absl::Status Trainer::Backward() {
+  const Network::GradientsReady ready = [this](const Layer&, int64_t offset, int64_t count) {
+    return buckets_->MarkReady(offset, count);
+  };
+  FFTRAIN_RETURN_IF_ERROR(network_->Backward(ready));
+  return buckets_->Finish();
 }
 
 absl::Status Trainer::Iteration(float learning_rate) {
@@ -450,7 +577,7 @@ absl::Status Trainer::Iteration(float learning_rate) {
   FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
       network_->logits(), labels_.ints(), network_->batch(), network_->classes(),
       network_->logits_gradient(), loss_.floats(), correct_.ints()));
-  FFTRAIN_RETURN_IF_ERROR(network_->Backward());
+  FFTRAIN_RETURN_IF_ERROR(Backward());
   return optimizer_->Step(network_->parameters(), network_->gradients(), learning_rate);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "comm/communicator.h"
+#include "comm/gradient_buckets.h"
 #include "trainer/backend/backend.h"
 #include "trainer/data/dataset.h"
 #include "trainer/metrics_log.h"
@@ -53,6 +54,12 @@ struct TrainConfig {
   bool progress = true;         // progress line on stderr when it is a terminal
   int64_t log_every_steps = 50;
   bool evaluate = true;         // test-set evaluation after each epoch
+
+  // Data parallelism (docs/distributed.md): gradients are averaged over ranks in buckets
+  // of about this many bytes (the first one smaller), each started as soon as backward
+  // has completed its layers.
+  int64_t bucket_bytes = int64_t{25} << 20;
+  int64_t first_bucket_bytes = int64_t{1} << 20;
 };
 
 // OK, or InvalidArgument naming the first bad setting.
@@ -81,7 +88,8 @@ class Trainer {
   // Trains the remaining epochs; the metrics of each epoch run here.
   absl::StatusOr<std::vector<EpochMetrics>> Run();
 
-  // Loss and accuracy over the test set (batches padded; padding not counted).
+  // Loss and accuracy over the test set (batches padded; padding not counted), each rank
+  // evaluating every ranks-th batch, the sums reduced over ranks.
   absl::Status Evaluate(double* loss, double* accuracy);
 
   Network& network() { return *network_; }
@@ -101,10 +109,24 @@ class Trainer {
       : config_(std::move(config)), backend_(backend), comm_(communicator), log_(log) {}
 
   absl::Status LoadData();
+  // Every rank's configuration and data sizes against rank 0's.
+  absl::Status CheckRanksAgree();
+  // Rank 0 reads the checkpoint; every rank gets its state.
   absl::Status Restore();
+  absl::Status RestoreOnRankZero(std::string* progress_text);
+  // Rank 0's parameters (and momentum) on every rank.
+  absl::Status BroadcastState();
   absl::Status SaveCheckpoint();
+  absl::Status WriteCheckpointOnRankZero();
+  // Builds the network, optimizer, schedule, buffers and gradient buckets.
+  absl::Status Build();
+  void PrintStartup() const;
+  JsonObject ConfigEvent() const;
   absl::Status TrainEpoch(EpochMetrics* metrics);
   absl::Status Iteration(float learning_rate);
+  // Backward, each bucket's all-reduce started as soon as backward has completed its
+  // layers; returns once they are all waited for (their results visible to what follows).
+  absl::Status Backward();
   // Copies examples `indices` (padded with the last one up to a full batch) to the device.
   absl::Status LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices);
   std::string ConfigText() const;
@@ -126,6 +148,7 @@ class Trainer {
   int64_t epoch_ = 0;
   int64_t step_ = 0;
   std::unique_ptr<JsonLinesWriter> jsonl_;
+  std::unique_ptr<comm::BucketedAllReduce> buckets_;
 };
 
 }  // namespace fftrain::trainer

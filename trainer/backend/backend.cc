@@ -1,8 +1,35 @@
 #include "trainer/backend/backend.h"
 
+#include <chrono>
+#include <memory>
 #include <variant>
 
 namespace fftrain::trainer {
+namespace {
+
+class HostClockMark final : public TimingMark {
+ public:
+  absl::Status Record() override {
+    time_ = std::chrono::steady_clock::now();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<double> SecondsSince(const TimingMark& earlier) const override {
+    const auto* start = dynamic_cast<const HostClockMark*>(&earlier);
+    if (start == nullptr) {
+      return absl::InvalidArgumentError("SecondsSince: marks of different backends");
+    }
+    return std::chrono::duration<double>(time_ - start->time_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point time_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TimingMark>> Backend::CreateTimingMark() {
+  return std::make_unique<HostClockMark>();
+}
 
 const char* DeviceName(Device device) {
   switch (device) {

@@ -79,6 +79,17 @@ class ConvEngine {
                                       fftconv::MemorySpan workspace) = 0;
 };
 
+// A point in a backend's stream of work, for timing phases without waiting for them:
+// Record() marks the point (on the CUDA backend, an event on its stream); SecondsSince
+// waits until this mark's work is complete (free once the caller has waited anyway, as
+// after a copy to the host).
+class TimingMark {
+ public:
+  virtual ~TimingMark() = default;
+  virtual absl::Status Record() = 0;
+  virtual absl::StatusOr<double> SecondsSince(const TimingMark& earlier) const = 0;
+};
+
 // All pointers given to a backend's operations point into its own memory (Buffers it
 // allocated), except the host side of the copies. Operations are asynchronous on the
 // CUDA backend (one stream, in order); Synchronize() waits and reports errors.
@@ -144,6 +155,14 @@ class Backend {
 
   virtual absl::StatusOr<std::unique_ptr<ConvEngine>> CreateConv(
       const fftconv::ConvShape& shape, const fftconv::FftConvOptions& options) = 0;
+
+  // A mark for timing this backend's work. The default reads the host's clock when
+  // recorded, which is right for backends whose operations complete before returning.
+  virtual absl::StatusOr<std::unique_ptr<TimingMark>> CreateTimingMark();
+
+  // The stream the operations are enqueued on (cudaStream_t), for a communicator that
+  // must order its work after them; nullptr where operations are synchronous (the CPU).
+  virtual void* compute_stream() const { return nullptr; }
 
   // Named ranges for profilers (NVTX on CUDA; nothing on the CPU).
   virtual void PushRange(const char* name) {}
