@@ -2,10 +2,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/memory_span.h"
 #include "base/status_macros.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::AlignUp;
+
 namespace {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -12,6 +12,9 @@
 #include "base/status_macros.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::MemorySpan;
+
 namespace {
 
 using Complex = std::complex<float>;

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/cpu/fftw_plan.h"
 #include "fftconv/spectral_layout.h"
@@ -36,21 +37,21 @@ class CpuFftConvPlan {
 
   // W^ into spectra.weights, for a BackwardData not preceded by Forward in this step.
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,
-                                MemorySpan workspace) const;
+                                base::MemorySpan workspace) const;
 
   // y = conv(x, w) + bias (bias may be null).
   absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
-                       const LayerSpectra& spectra, MemorySpan workspace) const;
+                       const LayerSpectra& spectra, base::MemorySpan workspace) const;
 
   // gx = dL/dx from gy = dL/dy and the W^ already in spectra.weights.
   absl::Status BackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
-                            MemorySpan workspace) const;
+                            base::MemorySpan workspace) const;
 
   // gw = dL/dw and, when gb is not null, the bias gradient. With keep_input_spectrum,
   // X^ comes from spectra.input (written by Forward); otherwise x is transformed again.
   absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                               const LayerSpectra& spectra, GradOutputSpectrum gy_source,
-                              MemorySpan workspace) const;
+                              base::MemorySpan workspace) const;
 
  private:
   CpuFftConvPlan(SpectralLayout layout, FftwPlan input_forward, FftwPlan weight_forward,

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "fftconv/host_buffer.h"
+#include "base/host_buffer.h"
 #include "fftconv/reference_conv.h"
 #include "fftconv/test_util.h"
 #include "gmock/gmock.h"
@@ -12,6 +12,8 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::HostBuffer;
+using ::fftrain::base::MemorySpan;
 using ::testing::HasSubstr;
 using testing::RandomVector;
 using testing::RelativeError;

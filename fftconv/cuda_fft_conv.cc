@@ -9,19 +9,28 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/cuda/cublas_status.h"
+#include "base/cuda/cuda_status.h"
+#include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/conv_kernels.h"
-#include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda/batched_map_transform.h"
 #include "fftconv/cuda/cufft_map_transform.h"
 #include "fftconv/cuda/map_transform.h"
-#include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/thin_product_kernels.h"
 #include "fftconv/cuda/tf32x3_product_kernels.h"
 #include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "fftconv/cuda_tiled_conv.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::AlignUp;
+using ::fftrain::base::CublasHandle;
+using ::fftrain::base::CudaDeviceCount;
+using ::fftrain::base::CudaStreamHandle;
+using ::fftrain::base::MemorySpan;
+using ::fftrain::base::NvtxRange;
+
 namespace {
 
 // cuBLAS's own default pool size; given from our workspace so it never allocates.

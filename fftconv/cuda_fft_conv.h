@@ -11,9 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/conv_tiling.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
@@ -52,34 +53,34 @@ class CudaFftConvPlan {
   size_t InputSpectrumBytes() const { return layout().InputSpectrumBytes(); }
 
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,
-                                MemorySpan workspace, CudaStreamHandle stream);
+                                base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
-                       const LayerSpectra& spectra, MemorySpan workspace,
-                       CudaStreamHandle stream);
+                       const LayerSpectra& spectra, base::MemorySpan workspace,
+                       base::CudaStreamHandle stream);
   absl::Status BackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
-                            MemorySpan workspace, CudaStreamHandle stream);
+                            base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                               const LayerSpectra& spectra, GradOutputSpectrum gy_source,
-                              MemorySpan workspace, CudaStreamHandle stream);
+                              base::MemorySpan workspace, base::CudaStreamHandle stream);
 
  private:
   // Tiled plans run their tiles' plan through the Run methods below.
   friend class CudaTiledConv;
   struct Impl;
   explicit CudaFftConvPlan(std::unique_ptr<Impl> impl);
-  absl::Status CheckWorkspace(MemorySpan workspace) const;
+  absl::Status CheckWorkspace(base::MemorySpan workspace) const;
 
   // The passes on arguments already checked.
   absl::Status RunTransformWeights(const float* w, const LayerSpectra& spectra,
-                                   MemorySpan workspace, CudaStreamHandle stream);
+                                   base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status RunForward(const float* x, const float* w, const float* bias, float* y,
-                          const LayerSpectra& spectra, MemorySpan workspace,
-                          CudaStreamHandle stream);
+                          const LayerSpectra& spectra, base::MemorySpan workspace,
+                          base::CudaStreamHandle stream);
   absl::Status RunBackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
-                               MemorySpan workspace, CudaStreamHandle stream);
+                               base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status RunBackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                                  const LayerSpectra& spectra, GradOutputSpectrum gy_source,
-                                 MemorySpan workspace, CudaStreamHandle stream);
+                                 base::MemorySpan workspace, base::CudaStreamHandle stream);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -16,6 +16,7 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::MemorySpan;
 using ::testing::HasSubstr;
 using testing::CpuReference;
 using testing::DeviceStep;

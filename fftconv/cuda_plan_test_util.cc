@@ -9,6 +9,8 @@
 
 namespace fftrain::fftconv::testing {
 
+using ::fftrain::base::DeviceBuffer;
+
 DeviceStep::DeviceStep(const CudaFftConvPlan& plan, const HostTensors& t)
     : x(Upload(t.x)), w(Upload(t.w)), bias(Upload(t.bias)), gy(Upload(t.gy)) {
   const ConvShape& s = plan.shape();

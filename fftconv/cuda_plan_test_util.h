@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
+#include "base/cuda/cuda_resources.h"
 #include "fftconv/conv_shape.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
 #include "fftconv/test_util.h"
@@ -30,7 +30,7 @@ struct DeviceStep {
   LayerSpectra spectra() const { return {weight_spectrum.span(), input_spectrum.span()}; }
   HostResults Download(const ConvShape& s) const;
 
-  DeviceBuffer x, w, bias, gy, y, gx, gw, gb, workspace, weight_spectrum, input_spectrum;
+  base::DeviceBuffer x, w, bias, gy, y, gx, gw, gb, workspace, weight_spectrum, input_spectrum;
 };
 
 // Forward, BackwardData, then BackwardFilter reusing GY^, as the trainer runs a step.

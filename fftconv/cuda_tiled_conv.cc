@@ -5,12 +5,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/cuda/cuda_status.h"
+#include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/cuda_status.h"
-#include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/tile_kernels.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::CudaStreamHandle;
+using ::fftrain::base::MemorySpan;
+using ::fftrain::base::NvtxRange;
+
 namespace {
 
 TileDims DimsOf(const ConvTiling& t) {

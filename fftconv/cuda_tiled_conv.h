@@ -10,9 +10,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/conv_tiling.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
 
@@ -32,23 +33,23 @@ class CudaTiledConv {
 
   // The passes of CudaFftConvPlan, with its arguments already checked against the layer.
   absl::Status TransformWeights(const float* w, const LayerSpectra& spectra,
-                                MemorySpan workspace, CudaStreamHandle stream);
+                                base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
-                       const LayerSpectra& spectra, MemorySpan workspace,
-                       CudaStreamHandle stream);
+                       const LayerSpectra& spectra, base::MemorySpan workspace,
+                       base::CudaStreamHandle stream);
   absl::Status BackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
-                            MemorySpan workspace, CudaStreamHandle stream);
+                            base::MemorySpan workspace, base::CudaStreamHandle stream);
   absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                               const LayerSpectra& spectra, GradOutputSpectrum gy_source,
-                              MemorySpan workspace, CudaStreamHandle stream);
+                              base::MemorySpan workspace, base::CudaStreamHandle stream);
 
  private:
   CudaTiledConv(ConvTiling tiling, CudaFftConvPlan tile_plan)
       : tiling_(std::move(tiling)), tile_plan_(std::move(tile_plan)) {}
 
-  MemorySpan TilePlanWorkspace(MemorySpan workspace) const;
-  float* TiledInput(MemorySpan workspace) const;
-  float* TiledOutput(MemorySpan workspace) const;
+  base::MemorySpan TilePlanWorkspace(base::MemorySpan workspace) const;
+  float* TiledInput(base::MemorySpan workspace) const;
+  float* TiledOutput(base::MemorySpan workspace) const;
 
   ConvTiling tiling_;
   CudaFftConvPlan tile_plan_;

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 
+#include "base/cuda/cuda_status.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/conv_kernels.h"
-#include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda/reference_conv_kernels.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::CudaStreamHandle;
+using ::fftrain::base::MemorySpan;
+
 namespace {
 
 ConvDims DimsOf(const ConvShape& s) {

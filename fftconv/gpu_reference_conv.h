@@ -6,17 +6,18 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
 
 absl::Status GpuReferenceForward(const ConvShape& shape, const float* x, const float* w,
-                                 const float* bias, float* y, CudaStreamHandle stream);
+                                 const float* bias, float* y, base::CudaStreamHandle stream);
 
 absl::Status GpuReferenceBackwardData(const ConvShape& shape, const float* gy, const float* w,
-                                      float* gx, CudaStreamHandle stream);
+                                      float* gx, base::CudaStreamHandle stream);
 
 // Device memory GpuReferenceBackwardFilter needs for its per-split partial sums.
 size_t GpuReferenceBackwardFilterWorkspaceBytes(const ConvShape& shape);
@@ -24,7 +25,7 @@ size_t GpuReferenceBackwardFilterWorkspaceBytes(const ConvShape& shape);
 // gw and, when gb is not null, the bias gradient.
 absl::Status GpuReferenceBackwardFilter(const ConvShape& shape, const float* x,
                                         const float* gy, float* gw, float* gb,
-                                        MemorySpan workspace, CudaStreamHandle stream);
+                                        base::MemorySpan workspace, base::CudaStreamHandle stream);
 
 }  // namespace fftrain::fftconv
 

@@ -10,6 +10,8 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::DeviceBuffer;
+using ::fftrain::base::MemorySpan;
 using testing::Download;
 using testing::Poisoned;
 using testing::RandomVector;

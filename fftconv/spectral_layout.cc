@@ -5,10 +5,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/memory_span.h"
 #include "base/status_macros.h"
 #include "fftconv/transform_size.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::AlignUp;
+using ::fftrain::base::kWorkspaceAlignment;
+using ::fftrain::base::MemorySpan;
+
 namespace {
 
 absl::StatusOr<int64_t> ChooseTransformSize(int64_t requested, int64_t padded,
@@ -73,10 +79,6 @@ const char* ProductEngineName(ProductEngine product) {
     case ProductEngine::kTf32x3Wgmma: return "tf32x3_wgmma";
     default: return "cgemm";
   }
-}
-
-size_t AlignUp(size_t bytes, size_t alignment) {
-  return (bytes + alignment - 1) / alignment * alignment;
 }
 
 absl::Status CheckSpan(const MemorySpan& span, size_t required, const char* what) {

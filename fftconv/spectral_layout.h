@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/spectrum_order.h"
 #include "fftconv/transform_size.h"
@@ -68,20 +69,14 @@ struct FftConvOptions {
   bool tiled() const { return tile_h != 0 || tile_w != 0; }
 };
 
-// A caller-owned block of memory (host memory on CPU, device memory on GPU).
-struct MemorySpan {
-  void* data = nullptr;
-  size_t bytes = 0;
-};
-
 // Per-layer spectra that outlive one pass; the workspace is scratch shared by all layers.
 struct LayerSpectra {
   // W^, WeightSpectrumBytes(): written by Forward (or TransformWeights), read by
   // BackwardData of the same step, so the weights are transformed once per step.
-  MemorySpan weights;
+  base::MemorySpan weights;
   // X^, InputSpectrumBytes(): only with keep_input_spectrum. Written by Forward, read by
   // BackwardFilter instead of transforming x again.
-  MemorySpan input;
+  base::MemorySpan input;
 };
 
 // Where BackwardFilter gets dL/dy's spectrum.
@@ -92,10 +87,6 @@ enum class GradOutputSpectrum {
   // the same dL/dy, left in the workspace.
   kFromBackwardData,
 };
-
-// Workspace and spectra bases must be aligned to this (cudaMalloc's guarantee); regions
-// inside the workspace start at multiples of it.
-inline constexpr size_t kWorkspaceAlignment = 256;
 
 // Spectra are Hermitian half spectra: fft_h x (fft_w/2 + 1) complex bins per map, stored
 // bin-major ([bin][map], maps row-major as [n][c], [k][c] or [n][k]) so that each
@@ -119,7 +110,7 @@ class SpectralLayout {
 
   size_t SpectrumBytes(int64_t maps) const { return static_cast<size_t>(maps * bins()) * 8; }
 
-  // Workspace regions, in this order, each starting at a multiple of kWorkspaceAlignment:
+  // Workspace regions, in this order, each starting at a multiple of base::kWorkspaceAlignment:
   //   input spectrum   N*C maps: X^ in Forward and BackwardFilter, GX^ in BackwardData
   //   output spectrum  N*K maps: Y^ in Forward, GY^ in both backward passes
   //   filter spectrum  K*C maps: W^ in TransformWeights, GW^ in BackwardFilter
@@ -150,10 +141,8 @@ class SpectralLayout {
   bool keep_input_spectrum_;
 };
 
-size_t AlignUp(size_t bytes, size_t alignment = kWorkspaceAlignment);
-
 // InvalidArgument naming `what` unless span holds `required` bytes at an aligned base.
-absl::Status CheckSpan(const MemorySpan& span, size_t required, const char* what);
+absl::Status CheckSpan(const base::MemorySpan& span, size_t required, const char* what);
 
 }  // namespace fftrain::fftconv
 

@@ -6,6 +6,8 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::AlignUp;
+using ::fftrain::base::kWorkspaceAlignment;
 using ::testing::HasSubstr;
 
 ConvShape Shape() {

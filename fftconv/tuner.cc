@@ -16,15 +16,21 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
 #include "fftconv/cuda/batched_map_transform.h"
 #include "fftconv/conv_tiling.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "fftconv/transform_size.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::CudaEvent;
+using ::fftrain::base::CudaStreamHandle;
+using ::fftrain::base::CurrentDeviceDescription;
+using ::fftrain::base::DeviceBuffer;
+
 namespace {
 
 // v2 added the tiles; v1 lines (no tiles: whole images) are still read.

@@ -101,7 +101,7 @@ class ConvTuner {
   // The best method for `shape`. Measuring allocates its own buffers (a set-up step, not
   // a pass) and runs on `stream`. ResourceExhausted when no candidate fits the cap.
   absl::StatusOr<TunedConv> Tune(const ConvShape& shape, bool keep_input_spectrum,
-                                 CudaStreamHandle stream);
+                                 base::CudaStreamHandle stream);
 
  private:
   ConvTuner(TunerOptions options, std::string device, bool wgmma_products)
@@ -114,7 +114,7 @@ class ConvTuner {
   struct StepBuffers;
   absl::StatusOr<double> MeasureStep(const ConvShape& shape, const ConvMethod& method,
                                      bool keep, const StepBuffers& buffers,
-                                     CudaStreamHandle stream, size_t* workspace);
+                                     base::CudaStreamHandle stream, size_t* workspace);
 
   TunerOptions options_;
   std::string device_;

@@ -15,6 +15,7 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::DeviceBuffer;
 using testing::Download;
 using testing::Poisoned;
 using testing::RandomVector;

@@ -57,13 +57,13 @@ class ConvLayer : public Layer {
     return cost.ok() ? cost->paper_memory_bytes : 0.0;
   }
 
-  absl::Status Forward(const float* x, float* y, fftconv::MemorySpan workspace) override {
+  absl::Status Forward(const float* x, float* y, base::MemorySpan workspace) override {
     return engine_->Forward(x, parameters(), parameters() + weight_count(), y, spectra(),
                             workspace);
   }
 
   absl::Status Backward(const float* x, const float* y, const float* gy, float* gx,
-                        fftconv::MemorySpan workspace) override {
+                        base::MemorySpan workspace) override {
     auto source = fftconv::GradOutputSpectrum::kTransform;
     if (gx != nullptr) {
       FFTRAIN_RETURN_IF_ERROR(engine_->BackwardData(gy, gx, spectra(), workspace));
@@ -87,11 +87,11 @@ class ReluLayer : public Layer {
  public:
   using Layer::Layer;
 
-  absl::Status Forward(const float* x, float* y, fftconv::MemorySpan) override {
+  absl::Status Forward(const float* x, float* y, base::MemorySpan) override {
     return backend().ReluForward(x, y, batch() * input_shape().elements());
   }
   absl::Status Backward(const float*, const float* y, const float* gy, float* gx,
-                        fftconv::MemorySpan) override {
+                        base::MemorySpan) override {
     if (gx == nullptr) return absl::OkStatus();
     return backend().ReluBackward(y, gy, gx, batch() * input_shape().elements());
   }
@@ -103,11 +103,11 @@ class MaxPoolLayer : public Layer {
                int64_t batch, Backend& backend, Buffer argmax)
       : Layer(spec, input, output, batch, backend), argmax_(std::move(argmax)) {}
 
-  absl::Status Forward(const float* x, float* y, fftconv::MemorySpan) override {
+  absl::Status Forward(const float* x, float* y, base::MemorySpan) override {
     return backend().MaxPoolForward(dims(), x, y, argmax_.ints());
   }
   absl::Status Backward(const float*, const float*, const float* gy, float* gx,
-                        fftconv::MemorySpan) override {
+                        base::MemorySpan) override {
     if (gx == nullptr) return absl::OkStatus();
     return backend().MaxPoolBackward(dims(), gy, argmax_.ints(), gx);
   }
@@ -134,14 +134,14 @@ class LinearLayer : public Layer {
     for (int64_t o = 0; o < outputs(); ++o) host[outputs() * inputs() + o] = 0.0f;
   }
 
-  absl::Status Forward(const float* x, float* y, fftconv::MemorySpan) override {
+  absl::Status Forward(const float* x, float* y, base::MemorySpan) override {
     FFTRAIN_RETURN_IF_ERROR(backend().Gemm(false, true, batch(), outputs(), inputs(), 1.0f, x,
                                            parameters(), 0.0f, y));
     return backend().AddBiasToRows(y, parameters() + outputs() * inputs(), batch(), outputs());
   }
 
   absl::Status Backward(const float* x, const float*, const float* gy, float* gx,
-                        fftconv::MemorySpan) override {
+                        base::MemorySpan) override {
     // dW (outputs x inputs) = gy^T x; db = column sums of gy; dx = gy W.
     FFTRAIN_RETURN_IF_ERROR(backend().Gemm(true, false, outputs(), inputs(), batch(), 1.0f, gy,
                                            x, 0.0f, gradients()));

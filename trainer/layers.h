@@ -50,11 +50,11 @@ class Layer {
   virtual std::string method() const { return ""; }
 
   // y = layer(x) for the whole batch.
-  virtual absl::Status Forward(const float* x, float* y, fftconv::MemorySpan workspace) = 0;
+  virtual absl::Status Forward(const float* x, float* y, base::MemorySpan workspace) = 0;
   // Given x, y from Forward and gy = dL/dy: the parameter gradients and, unless gx is null
   // (the first layer), gx = dL/dx.
   virtual absl::Status Backward(const float* x, const float* y, const float* gy, float* gx,
-                                fftconv::MemorySpan workspace) = 0;
+                                base::MemorySpan workspace) = 0;
 
  protected:
   Backend& backend() const { return backend_; }

@@ -13,9 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "comm/communicator.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "trainer/backend/backend.h"
 #include "trainer/trainer.h"
 
@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& device, 
   if (device == "cuda") return CreateCudaBackend(gpu, cuda_options);
   if (device == "auto") {
     std::string why;
-    if (fftconv::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu, cuda_options);
+    if (base::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu, cuda_options);
     std::fprintf(stderr, "no GPU (%s): training on the CPU\n", why.c_str());
     return CreateCpuBackend();
   }

@@ -26,7 +26,7 @@ class WorkspacePool {
   static absl::StatusOr<WorkspacePool> Create(Backend& backend,
                                               const std::vector<WorkspaceRequest>& requests);
 
-  fftconv::MemorySpan span() const { return buffer_.span(); }
+  base::MemorySpan span() const { return buffer_.span(); }
   size_t bytes() const { return sizing_.bytes; }
   const WorkspaceRequest& sized_by() const { return sizing_; }
   // "workspace pool: 268.0 MiB, set by layer 4 'conv9x256' (paper's formula for that

@@ -4,13 +4,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/cuda/cuda_status.h"
+#include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
-#include "fftconv/cuda/cuda_status.h"
-#include "fftconv/cuda/nvtx_range.h"
 #include "fftconv/cuda/register_fft_kernels.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::NvtxRange;
+
 namespace {
 
 // Where a shared-memory-pass block holds one map (128x64, 64x128; 128x128 before the

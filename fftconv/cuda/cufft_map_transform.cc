@@ -3,13 +3,18 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/cuda/cuda_resources.h"
+#include "base/cuda/cuda_status.h"
+#include "base/cuda/cufft_status.h"
+#include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/conv_kernels.h"
-#include "fftconv/cuda/cuda_resources.h"
-#include "fftconv/cuda/cuda_status.h"
-#include "fftconv/cuda/nvtx_range.h"
 
 namespace fftrain::fftconv {
+
+using ::fftrain::base::CufftPlan;
+using ::fftrain::base::NvtxRange;
+
 namespace {
 
 enum class Direction { kRealToComplex, kComplexToReal };

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "fftconv/cuda/cuda_resources.h"
+#include "base/cuda/cuda_resources.h"
 #include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
 #include "gtest/gtest.h"
 
@@ -14,7 +14,7 @@
 #define FFTRAIN_SKIP_WITHOUT_GPU()                                            \
   do {                                                                        \
     std::string fftrain_why_no_gpu;                                           \
-    if (::fftrain::fftconv::CudaDeviceCount(&fftrain_why_no_gpu) == 0) {      \
+    if (::fftrain::base::CudaDeviceCount(&fftrain_why_no_gpu) == 0) {         \
       GTEST_SKIP() << "no CUDA device, GPU test skipped: " << fftrain_why_no_gpu; \
     }                                                                         \
   } while (0)
@@ -30,24 +30,24 @@
 
 namespace fftrain::fftconv::testing {
 
-inline DeviceBuffer Upload(const std::vector<float>& host) {
-  auto buffer = DeviceBuffer::Allocate(host.size() * sizeof(float));
+inline base::DeviceBuffer Upload(const std::vector<float>& host) {
+  auto buffer = base::DeviceBuffer::Allocate(host.size() * sizeof(float));
   EXPECT_TRUE(buffer.ok()) << buffer.status();
-  if (!buffer.ok()) return DeviceBuffer();
+  if (!buffer.ok()) return base::DeviceBuffer();
   EXPECT_TRUE(buffer->CopyFromHost(host.data(), host.size() * sizeof(float)).ok());
   return std::move(buffer).value();
 }
 
 // A device buffer of `count` floats, filled with NaN bytes so unwritten outputs show.
-inline DeviceBuffer Poisoned(size_t count) {
-  auto buffer = DeviceBuffer::Allocate(count * sizeof(float));
+inline base::DeviceBuffer Poisoned(size_t count) {
+  auto buffer = base::DeviceBuffer::Allocate(count * sizeof(float));
   EXPECT_TRUE(buffer.ok()) << buffer.status();
-  if (!buffer.ok()) return DeviceBuffer();
+  if (!buffer.ok()) return base::DeviceBuffer();
   EXPECT_TRUE(buffer->Fill(0xff, nullptr).ok());
   return std::move(buffer).value();
 }
 
-inline std::vector<float> Download(const DeviceBuffer& buffer, size_t count) {
+inline std::vector<float> Download(const base::DeviceBuffer& buffer, size_t count) {
   std::vector<float> host(count);
   EXPECT_TRUE(buffer.CopyToHost(host.data(), count * sizeof(float)).ok());
   return host;

@@ -12,6 +12,7 @@
 namespace fftrain::fftconv {
 namespace {
 
+using ::fftrain::base::DeviceBuffer;
 using Complex = std::complex<double>;
 using testing::Download;
 using testing::Poisoned;

@@ -33,11 +33,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "benchmark/benchmark.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/cost_model.h"
-#include "fftconv/cuda/cuda_resources.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
 #include "fftconv/tuner.h"
@@ -67,11 +67,11 @@ ABSL_FLAG(bool, list_layers, false,
 namespace fftrain::bench {
 namespace {
 
+using base::CudaEvent;
+using base::CudaStream;
+using base::DeviceBuffer;
 using fftconv::ConvShape;
-using fftconv::CudaEvent;
 using fftconv::CudaFftConvPlan;
-using fftconv::CudaStream;
-using fftconv::DeviceBuffer;
 using fftconv::GradOutputSpectrum;
 using fftconv::LayerSpectra;
 using fftconv::ConvTuner;
@@ -409,14 +409,14 @@ int Main(int argc, char** argv) {
   }
 
   std::string why_no_gpu;
-  if (fftconv::CudaDeviceCount(&why_no_gpu) == 0) {
+  if (base::CudaDeviceCount(&why_no_gpu) == 0) {
     std::fprintf(stderr,
                  "fft_conv_benchmark: no CUDA GPU on this machine (%s); the benchmark times "
                  "GPU passes and needs one\n",
                  why_no_gpu.c_str());
     return 1;
   }
-  auto gpu = fftconv::CurrentDeviceDescription();
+  auto gpu = base::CurrentDeviceDescription();
   if (!gpu.ok()) {
     std::fprintf(stderr, "fft_conv_benchmark: %s\n", gpu.status().ToString().c_str());
     return 1;

@@ -22,11 +22,11 @@
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/cuda/cuda_status.h"
 #include "base/status_macros.h"
 #include "benchmark/benchmark.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
-#include "fftconv/cuda/cuda_resources.h"
-#include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda/register_fft_kernels.h"
 
 ABSL_FLAG(int, megabytes, 64, "Size of the real maps of each case, in MiB (sets the map count).");
@@ -35,9 +35,9 @@ ABSL_FLAG(double, peak_tbps, 3.0, "Memory bandwidth of the GPU in TB/s (default:
 namespace fftrain::bench {
 namespace {
 
-using fftconv::CudaEvent;
-using fftconv::CudaStream;
-using fftconv::DeviceBuffer;
+using base::CudaEvent;
+using base::CudaStream;
+using base::DeviceBuffer;
 
 // Register kernels with either spectrum order, and the shared-memory passes (bin-major).
 enum class Kernel { kRegisters, kRegistersMapMajor, kSharedPasses };
@@ -130,7 +130,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   std::string why_no_gpu;
-  if (fftconv::CudaDeviceCount(&why_no_gpu) == 0) {
+  if (base::CudaDeviceCount(&why_no_gpu) == 0) {
     std::fprintf(stderr, "transform_benchmark: no CUDA GPU (%s)\n", why_no_gpu.c_str());
     return 1;
   }

@@ -13,9 +13,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/host_buffer.h"
+#include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
-#include "fftconv/cuda/cuda_resources.h"
-#include "fftconv/host_buffer.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::trainer {
@@ -28,17 +29,17 @@ const char* DeviceName(Device device);  // "cpu", "cuda"
 class Buffer {
  public:
   Buffer() = default;
-  explicit Buffer(fftconv::HostBuffer host) : memory_(std::move(host)) {}
-  explicit Buffer(fftconv::DeviceBuffer device) : memory_(std::move(device)) {}
+  explicit Buffer(base::HostBuffer host) : memory_(std::move(host)) {}
+  explicit Buffer(base::DeviceBuffer device) : memory_(std::move(device)) {}
 
   void* data() const;
   size_t bytes() const;
-  fftconv::MemorySpan span() const { return {data(), bytes()}; }
+  base::MemorySpan span() const { return {data(), bytes()}; }
   float* floats() const { return static_cast<float*>(data()); }
   int32_t* ints() const { return static_cast<int32_t*>(data()); }
 
  private:
-  std::variant<fftconv::HostBuffer, fftconv::DeviceBuffer> memory_;
+  std::variant<base::HostBuffer, base::DeviceBuffer> memory_;
 };
 
 // Sizes of a max-pooling: x is n x c x h x w, y is n x c x out_h x out_w with
@@ -69,14 +70,14 @@ class ConvEngine {
   virtual size_t InputSpectrumBytes() const = 0;
   virtual absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
                                const fftconv::LayerSpectra& spectra,
-                               fftconv::MemorySpan workspace) = 0;
+                               base::MemorySpan workspace) = 0;
   virtual absl::Status BackwardData(const float* gy, float* gx,
                                     const fftconv::LayerSpectra& spectra,
-                                    fftconv::MemorySpan workspace) = 0;
+                                    base::MemorySpan workspace) = 0;
   virtual absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                                       const fftconv::LayerSpectra& spectra,
                                       fftconv::GradOutputSpectrum gy_source,
-                                      fftconv::MemorySpan workspace) = 0;
+                                      base::MemorySpan workspace) = 0;
 };
 
 // A point in a backend's stream of work, for timing phases without waiting for them:

@@ -16,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/host_buffer.h"
 #include "base/status_macros.h"
 #include "fftconv/cpu_fft_conv.h"
-#include "fftconv/host_buffer.h"
 #include "trainer/backend/backend.h"
 #include "trainer/backend/op_checks.h"
 
@@ -58,17 +58,17 @@ class CpuConvEngine final : public ConvEngine {
 
   absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
                        const fftconv::LayerSpectra& spectra,
-                       fftconv::MemorySpan workspace) override {
+                       base::MemorySpan workspace) override {
     return plan_.Forward(x, w, bias, y, spectra, workspace);
   }
   absl::Status BackwardData(const float* gy, float* gx, const fftconv::LayerSpectra& spectra,
-                            fftconv::MemorySpan workspace) override {
+                            base::MemorySpan workspace) override {
     return plan_.BackwardData(gy, gx, spectra, workspace);
   }
   absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                               const fftconv::LayerSpectra& spectra,
                               fftconv::GradOutputSpectrum gy_source,
-                              fftconv::MemorySpan workspace) override {
+                              base::MemorySpan workspace) override {
     return plan_.BackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace);
   }
 
@@ -82,7 +82,7 @@ class CpuBackend final : public Backend {
   std::string Describe() const override { return "cpu (FFTW + OpenBLAS)"; }
 
   absl::StatusOr<Buffer> Allocate(size_t bytes) override {
-    absl::StatusOr<fftconv::HostBuffer> host = fftconv::HostBuffer::Allocate(bytes);
+    absl::StatusOr<base::HostBuffer> host = base::HostBuffer::Allocate(bytes);
     if (!host.ok()) {
       // HostBuffer names the size; the interface promises the free memory too.
       const absl::StatusOr<size_t> free_bytes = AvailablePhysicalBytes();

@@ -64,7 +64,7 @@ TEST_F(CpuBackendTest, AllocatesAlignedMemoryAndReportsFreeMemory) {
   auto buffer = b().Allocate(1000);
   ASSERT_TRUE(buffer.ok()) << buffer.status();
   EXPECT_EQ(buffer->bytes(), 1000u);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer->data()) % fftconv::kWorkspaceAlignment, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer->data()) % base::kWorkspaceAlignment, 0u);
   EXPECT_EQ(buffer->span().data, buffer->data());
   EXPECT_EQ(buffer->floats(), static_cast<float*>(buffer->data()));
 

@@ -11,9 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/cuda/cublas_status.h"
+#include "base/cuda/cuda_resources.h"
+#include "base/cuda/cuda_status.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/cuda_resources.h"
-#include "fftconv/cuda/cuda_status.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/tuner.h"
 #include "nvtx3/nvToolsExt.h"
@@ -59,19 +60,19 @@ class CudaConvEngine final : public ConvEngine {
 
   absl::Status Forward(const float* x, const float* w, const float* bias, float* y,
                        const fftconv::LayerSpectra& spectra,
-                       fftconv::MemorySpan workspace) override {
+                       base::MemorySpan workspace) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     return plan_.Forward(x, w, bias, y, spectra, workspace, stream_);
   }
   absl::Status BackwardData(const float* gy, float* gx, const fftconv::LayerSpectra& spectra,
-                            fftconv::MemorySpan workspace) override {
+                            base::MemorySpan workspace) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     return plan_.BackwardData(gy, gx, spectra, workspace, stream_);
   }
   absl::Status BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
                               const fftconv::LayerSpectra& spectra,
                               fftconv::GradOutputSpectrum gy_source,
-                              fftconv::MemorySpan workspace) override {
+                              base::MemorySpan workspace) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     return plan_.BackwardFilter(x, gy, gw, gb, spectra, gy_source, workspace, stream_);
   }
@@ -84,8 +85,8 @@ class CudaConvEngine final : public ConvEngine {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int ordinal, std::string description, fftconv::CudaStream stream,
-              fftconv::CublasHandle blas, std::unique_ptr<fftconv::ConvTuner> tuner)
+  CudaBackend(int ordinal, std::string description, base::CudaStream stream,
+              base::CublasHandle blas, std::unique_ptr<fftconv::ConvTuner> tuner)
       : ordinal_(ordinal),
         description_(std::move(description)),
         stream_(std::move(stream)),
@@ -97,7 +98,7 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<Buffer> Allocate(size_t bytes) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_ASSIGN_OR_RETURN(fftconv::DeviceBuffer memory, fftconv::DeviceBuffer::Allocate(bytes));
+    FFTRAIN_ASSIGN_OR_RETURN(base::DeviceBuffer memory, base::DeviceBuffer::Allocate(bytes));
     return Buffer(std::move(memory));
   }
 
@@ -266,9 +267,9 @@ class CudaBackend final : public Backend {
 
   int ordinal_;
   std::string description_;
-  fftconv::CudaStream stream_;
+  base::CudaStream stream_;
   // Declared after stream_, so destroyed before it: the handle is bound to the stream.
-  fftconv::CublasHandle blas_;
+  base::CublasHandle blas_;
   std::unique_ptr<fftconv::ConvTuner> tuner_;  // null: the plans' default methods
 };
 
@@ -277,7 +278,7 @@ class CudaBackend final : public Backend {
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
                                                            const CudaBackendOptions& options) {
   std::string why_none;
-  const int count = fftconv::CudaDeviceCount(&why_none);
+  const int count = base::CudaDeviceCount(&why_none);
   if (count == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("no CUDA device for the CUDA backend: ", why_none));
@@ -287,9 +288,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
         absl::StrCat("CUDA device ", ordinal, " does not exist; devices are 0..", count - 1));
   }
   FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal));
-  FFTRAIN_ASSIGN_OR_RETURN(std::string description, fftconv::CurrentDeviceDescription());
-  FFTRAIN_ASSIGN_OR_RETURN(fftconv::CudaStream stream, fftconv::CudaStream::Create());
-  FFTRAIN_ASSIGN_OR_RETURN(fftconv::CublasHandle blas, fftconv::CublasHandle::Create());
+  FFTRAIN_ASSIGN_OR_RETURN(std::string description, base::CurrentDeviceDescription());
+  FFTRAIN_ASSIGN_OR_RETURN(base::CudaStream stream, base::CudaStream::Create());
+  FFTRAIN_ASSIGN_OR_RETURN(base::CublasHandle blas, base::CublasHandle::Create());
   FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream.get()));
   // Explicitly the default: full float32 products, no TF32, so GEMM matches the CPU
   // backend to float rounding.

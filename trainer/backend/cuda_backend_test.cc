@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "fftconv/cuda/cuda_resources.h"
+#include "base/cuda/cuda_resources.h"
 #include "fftconv/cuda/gpu_test_util.h"
 #include "fftconv/test_util.h"
 #include "gmock/gmock.h"
@@ -104,7 +104,7 @@ std::vector<float> Quantized(int64_t size, uint32_t seed) {
 // Asking for a GPU that is not there is refused with the reason, with or without GPUs.
 TEST(CudaBackendDeviceTest, RefusesMissingDevices) {
   std::string why;
-  const int count = fftconv::CudaDeviceCount(&why);
+  const int count = base::CudaDeviceCount(&why);
   if (count == 0) {
     auto backend = CreateCudaBackend(0);
     ASSERT_FALSE(backend.ok());
@@ -127,7 +127,7 @@ TEST_F(CudaBackendTest, DescribesItself) {
 }
 
 TEST_F(CudaBackendTest, RefusesANonexistentDevice) {
-  auto backend = CreateCudaBackend(fftconv::CudaDeviceCount());
+  auto backend = CreateCudaBackend(base::CudaDeviceCount());
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -136,7 +136,7 @@ TEST_F(CudaBackendTest, AllocatesAndReportsFreeMemory) {
   auto buffer = gpu().Allocate(1 << 20);
   ASSERT_TRUE(buffer.ok()) << buffer.status();
   EXPECT_EQ(buffer->bytes(), size_t{1} << 20);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer->data()) % fftconv::kWorkspaceAlignment, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer->data()) % base::kWorkspaceAlignment, 0u);
   auto free_bytes = gpu().FreeBytes();
   ASSERT_TRUE(free_bytes.ok()) << free_bytes.status();
   EXPECT_GT(*free_bytes, size_t{1} << 20);

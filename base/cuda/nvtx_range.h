@@ -1,11 +1,11 @@
 // A scoped NVTX range, so Nsight shows each pass and phase by name. Costs nothing
 // measurable when no profiler is attached.
-#ifndef FFTRAIN_FFTCONV_CUDA_NVTX_RANGE_H_
-#define FFTRAIN_FFTCONV_CUDA_NVTX_RANGE_H_
+#ifndef FFTRAIN_BASE_CUDA_NVTX_RANGE_H_
+#define FFTRAIN_BASE_CUDA_NVTX_RANGE_H_
 
 #include "nvtx3/nvToolsExt.h"
 
-namespace fftrain::fftconv {
+namespace fftrain::base {
 
 class NvtxRange {
  public:
@@ -15,6 +15,6 @@ class NvtxRange {
   NvtxRange& operator=(const NvtxRange&) = delete;
 };
 
-}  // namespace fftrain::fftconv
+}  // namespace fftrain::base
 
-#endif  // FFTRAIN_FFTCONV_CUDA_NVTX_RANGE_H_
+#endif  // FFTRAIN_BASE_CUDA_NVTX_RANGE_H_

@@ -1,35 +1,9 @@
-#include "fftconv/cuda/cuda_status.h"
+#include "base/cuda/cufft_status.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/process_identity.h"
 
-namespace fftrain::fftconv {
-namespace {
-
-absl::StatusCode CodeForCuda(cudaError_t error) {
-  switch (error) {
-    case cudaErrorMemoryAllocation:
-      return absl::StatusCode::kResourceExhausted;
-    case cudaErrorInvalidValue:
-    case cudaErrorInvalidDevicePointer:
-    case cudaErrorInvalidConfiguration:
-      return absl::StatusCode::kInvalidArgument;
-    case cudaErrorNoDevice:
-    case cudaErrorInsufficientDriver:
-      return absl::StatusCode::kFailedPrecondition;
-    default:
-      return absl::StatusCode::kInternal;
-  }
-}
-
-}  // namespace
-
-absl::Status FromCudaError(cudaError_t error, const char* expression, const char* file,
-                           int line) {
-  if (error == cudaSuccess) return absl::OkStatus();
-  return absl::Status(CodeForCuda(error),
-                      absl::StrCat(expression, " failed: ", cudaGetErrorName(error), " (",
-                                   cudaGetErrorString(error), ") at ", file, ":", line));
-}
+namespace fftrain::base {
 
 const char* CufftResultName(cufftResult result) {
   switch (result) {
@@ -64,20 +38,7 @@ absl::Status FromCufftResult(cufftResult result, const char* expression, const c
                                     : absl::StatusCode::kInternal;
   return absl::Status(code, absl::StrCat(expression, " failed: ", CufftResultName(result),
                                          " (", static_cast<int>(result), ") at ", file, ":",
-                                         line));
+                                         line, ProcessIdentitySuffix()));
 }
 
-absl::Status FromCublasStatus(cublasStatus_t status, const char* expression,
-                              const char* file, int line) {
-  if (status == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
-  const absl::StatusCode code = status == CUBLAS_STATUS_ALLOC_FAILED
-                                    ? absl::StatusCode::kResourceExhausted
-                                : status == CUBLAS_STATUS_INVALID_VALUE
-                                    ? absl::StatusCode::kInvalidArgument
-                                    : absl::StatusCode::kInternal;
-  return absl::Status(code, absl::StrCat(expression, " failed: ", cublasGetStatusName(status),
-                                         " (", cublasGetStatusString(status), ") at ", file,
-                                         ":", line));
-}
-
-}  // namespace fftrain::fftconv
+}  // namespace fftrain::base

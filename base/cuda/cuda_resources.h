@@ -1,21 +1,22 @@
 // Move-only owners of CUDA resources: device memory, streams, events, cuFFT plans and
 // cuBLAS handles. Each is made by a factory returning StatusOr; destructors release and
-// never throw. The header is plain C++: CUDA's types are only forward-declared.
-#ifndef FFTRAIN_FFTCONV_CUDA_CUDA_RESOURCES_H_
-#define FFTRAIN_FFTCONV_CUDA_CUDA_RESOURCES_H_
+// never throw. The header is plain C++: CUDA's types are only forward-declared. Shared by
+// fftconv, comm and the trainer, hence in base.
+#ifndef FFTRAIN_BASE_CUDA_CUDA_RESOURCES_H_
+#define FFTRAIN_BASE_CUDA_CUDA_RESOURCES_H_
 
 #include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "fftconv/spectral_layout.h"
+#include "base/memory_span.h"
 
 struct CUstream_st;
 struct CUevent_st;
 struct cublasContext;
 
-namespace fftrain::fftconv {
+namespace fftrain::base {
 
 // cudaStream_t without the CUDA headers; nullptr is the legacy default stream.
 using CudaStreamHandle = CUstream_st*;
@@ -136,6 +137,6 @@ class CublasHandle {
   cublasContext* handle_ = nullptr;
 };
 
-}  // namespace fftrain::fftconv
+}  // namespace fftrain::base
 
-#endif  // FFTRAIN_FFTCONV_CUDA_CUDA_RESOURCES_H_
+#endif  // FFTRAIN_BASE_CUDA_CUDA_RESOURCES_H_

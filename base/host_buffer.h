@@ -1,6 +1,7 @@
-// Move-only owner of host memory aligned for workspaces and spectra (kWorkspaceAlignment).
-#ifndef FFTRAIN_FFTCONV_HOST_BUFFER_H_
-#define FFTRAIN_FFTCONV_HOST_BUFFER_H_
+// Move-only owner of host memory aligned for workspaces and spectra (kWorkspaceAlignment):
+// what the CPU backend hands out where the CUDA backend hands out a DeviceBuffer.
+#ifndef FFTRAIN_BASE_HOST_BUFFER_H_
+#define FFTRAIN_BASE_HOST_BUFFER_H_
 
 #include <cstddef>
 #include <cstdlib>
@@ -8,9 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "fftconv/spectral_layout.h"
+#include "base/memory_span.h"
 
-namespace fftrain::fftconv {
+namespace fftrain::base {
 
 class HostBuffer {
  public:
@@ -18,6 +19,7 @@ class HostBuffer {
   // ResourceExhausted naming the size when the allocation fails. Zero bytes is allowed.
   static absl::StatusOr<HostBuffer> Allocate(size_t bytes) {
     if (bytes == 0) return HostBuffer();
+    // aligned_alloc wants a size that is a multiple of the alignment.
     void* data = std::aligned_alloc(kWorkspaceAlignment, AlignUp(bytes));
     if (data == nullptr) {
       return absl::ResourceExhaustedError(
@@ -49,6 +51,6 @@ class HostBuffer {
   size_t bytes_ = 0;
 };
 
-}  // namespace fftrain::fftconv
+}  // namespace fftrain::base
 
-#endif  // FFTRAIN_FFTCONV_HOST_BUFFER_H_
+#endif  // FFTRAIN_BASE_HOST_BUFFER_H_

@@ -1,13 +1,16 @@
-#include "fftconv/cuda/cuda_resources.h"
+#include "base/cuda/cuda_resources.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/cuda/cublas_status.h"
+#include "base/cuda/cuda_status.h"
+#include "base/cuda/cufft_status.h"
+#include "base/process_identity.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/cuda_status.h"
 
-namespace fftrain::fftconv {
+namespace fftrain::base {
 
 int CudaDeviceCount(std::string* why_none) {
   int count = 0;
@@ -45,9 +48,9 @@ absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "cudaMalloc of %d bytes (%.2f GiB) failed: %s; the device has %.2f GiB free of %.2f GiB",
+        "cudaMalloc of %d bytes (%.2f GiB) failed: %s; the device has %.2f GiB free of %.2f GiB%s",
         bytes, bytes / double(1 << 30), cudaGetErrorString(error),
-        free_bytes / double(1 << 30), total_bytes / double(1 << 30)));
+        free_bytes / double(1 << 30), total_bytes / double(1 << 30), ProcessIdentitySuffix()));
   }
   return DeviceBuffer(data, bytes);
 }
@@ -222,4 +225,4 @@ void CublasHandle::Reset() {
   handle_ = nullptr;
 }
 
-}  // namespace fftrain::fftconv
+}  // namespace fftrain::base
