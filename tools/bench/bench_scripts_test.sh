@@ -4,7 +4,9 @@
 #    issue's targets, the tables, and clear errors on mismatched or broken input;
 #  - cudnn_baseline.py: valid Python, the same layer list as fft_conv_benchmark, a clear
 #    error where PyTorch is missing;
-#  - run_benchmarks.sh: its wiring, with a stand-in benchmark binary and PyTorch.
+#  - run_benchmarks.sh: its wiring, with a stand-in benchmark binary and PyTorch;
+#  - torch_allreduce.py, torch_ddp_paper128.py: --help, bad flags, the launch from
+#    torchrun's or mpirun's variables (--dry_run), a clear error where PyTorch is missing.
 # Usage (Bazel passes it): bench_scripts_test.sh PATH_TO_fft_conv_benchmark
 set -uo pipefail
 
@@ -125,6 +127,69 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
     fail "cudnn_baseline.py without PyTorch: exit 0"
   expect_in "$tmp/stderr" "cudnn_baseline: PyTorch is not installed"
 fi
+
+# --- torch_allreduce.py and torch_ddp_paper128.py: help, bad flags and the launch, all
+# without PyTorch or a GPU (--dry_run) ---
+for script in torch_allreduce.py torch_ddp_paper128.py; do
+  "$py" "$here/$script" --help >"$tmp/stdout" 2>"$tmp/stderr" ||
+    fail "$script --help exited $?: $(cat "$tmp/stderr")"
+  expect_in "$tmp/stdout" "--json" "--dry_run"
+  "$py" "$here/$script" --no_such_flag >/dev/null 2>"$tmp/stderr" &&
+    fail "$script --no_such_flag: exit 0"
+  expect_in "$tmp/stderr" "unrecognized arguments: --no_such_flag"
+  # mpirun's variables become torch's; the master and NVLink SHARP off are filled in.
+  env -u RANK -u WORLD_SIZE -u LOCAL_RANK -u MASTER_ADDR -u MASTER_PORT -u NCCL_NVLS_ENABLE \
+    OMPI_COMM_WORLD_RANK=3 OMPI_COMM_WORLD_SIZE=4 OMPI_COMM_WORLD_LOCAL_RANK=1 \
+    "$py" "$here/$script" --dry_run >"$tmp/stdout" 2>"$tmp/stderr" ||
+    fail "$script --dry_run under mpirun's variables exited $?: $(cat "$tmp/stderr")"
+  expect_in "$tmp/stdout" \
+    "rank 3 of 4, local rank 1, master 127.0.0.1:29500, NCCL_NVLS_ENABLE=0"
+  # torchrun's variables win, and a NCCL_NVLS_ENABLE given is kept.
+  RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MASTER_ADDR=10.0.0.1 MASTER_PORT=1234 \
+    NCCL_NVLS_ENABLE=1 OMPI_COMM_WORLD_RANK=3 OMPI_COMM_WORLD_SIZE=4 \
+    "$py" "$here/$script" --dry_run >"$tmp/stdout" 2>"$tmp/stderr" ||
+    fail "$script --dry_run under torchrun's variables exited $?: $(cat "$tmp/stderr")"
+  expect_in "$tmp/stdout" "rank 1 of 2, local rank 1, master 10.0.0.1:1234, NCCL_NVLS_ENABLE=1"
+  RANK=5 WORLD_SIZE=2 "$py" "$here/$script" --dry_run >/dev/null 2>"$tmp/stderr" &&
+    fail "$script --dry_run as rank 5 of 2: exit 0"
+  expect_in "$tmp/stderr" "rank 5 of 2"
+  if ! "$py" -c 'import torch' 2>/dev/null; then
+    "$py" "$here/$script" >/dev/null 2>"$tmp/stderr" && fail "$script without PyTorch: exit 0"
+    expect_in "$tmp/stderr" "${script%.py}: PyTorch is not installed"
+  fi
+done
+# 1 KiB to 1 GiB doubling: 21 sizes; by 4 from 4 KiB to 1 MiB: 4, 16, 64, 256, 1024 KiB.
+"$py" "$here/torch_allreduce.py" --dry_run >"$tmp/stdout" 2>&1 &&
+  [[ $(grep '^sizes:' "$tmp/stdout" | wc -w) -eq 22 ]] &&
+  expect_in "$tmp/stdout" "sizes: 1024 2048 " " 536870912 1073741824" ||
+  fail "torch_allreduce.py default sizes: $(cat "$tmp/stdout")"
+"$py" "$here/torch_allreduce.py" --dry_run --min_bytes 4K --max_bytes 1M --step_factor 4 \
+    >"$tmp/stdout" 2>&1 &&
+  expect_in "$tmp/stdout" "sizes: 4096 16384 65536 262144 1048576" ||
+  fail "torch_allreduce.py --step_factor 4: $(cat "$tmp/stdout")"
+for bad in "--min_bytes 6" "--min_bytes 0" "--max_bytes 1X" "--min_bytes 1M --max_bytes 1K" \
+    "--iters 0" "--warmup -1" "--step_factor 3"; do
+  # shellcheck disable=SC2086  # the flags split into words on purpose
+  "$py" "$here/torch_allreduce.py" --dry_run $bad >/dev/null 2>"$tmp/stderr" &&
+    fail "torch_allreduce.py $bad: exit 0"
+  grep -q "error" "$tmp/stderr" || fail "torch_allreduce.py $bad: no error message"
+done
+"$py" "$here/torch_ddp_paper128.py" --dry_run --network fmnist --baseline --tf32 \
+    >"$tmp/stdout" 2>&1 &&
+  expect_in "$tmp/stdout" "network fmnist, batch 128 per gpu, TF32, modes alone then ddp" ||
+  fail "torch_ddp_paper128.py --baseline: $(cat "$tmp/stdout")"
+for bad in "--network resnet" "--batch 0" "--no_ddp --baseline" "--iterations x"; do
+  # shellcheck disable=SC2086
+  "$py" "$here/torch_ddp_paper128.py" --dry_run $bad >/dev/null 2>"$tmp/stderr" &&
+    fail "torch_ddp_paper128.py $bad: exit 0"
+  grep -q "error" "$tmp/stderr" || fail "torch_ddp_paper128.py $bad: no error message"
+done
+# The DDP script's fmnist mirrors the trainer's preset; its paper128 is torch_paper128's.
+grep -qF '"conv5x64p2,relu,pool2,conv5x128p2,relu,pool2,fc10"' \
+    "$here/../../trainer/network_spec.cc" ||
+  fail "trainer/network_spec.cc's fmnist preset changed: update torch_ddp_paper128.py"
+grep -qF "from torch_paper128 import paper128" "$here/torch_ddp_paper128.py" ||
+  fail "torch_ddp_paper128.py no longer imports torch_paper128's model"
 
 # --- run_benchmarks.sh with stand-ins: a benchmark binary that writes the fixture, and a
 # python3 that answers cudnn_baseline.py with the other fixture ---
