@@ -11,11 +11,11 @@
 #include <random>
 #include <utility>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_fft_kernels.h"
@@ -32,28 +32,6 @@ using ::fftrain::base::CurrentDeviceDescription;
 using ::fftrain::base::DeviceBuffer;
 
 namespace {
-
-// v2 added the tiles; v1 lines (no tiles: whole images) are still read.
-constexpr char kCacheHeader[] =
-    "# fftrain tuner cache v2: device|shape|keep|cap|fft_h fft_w transform product tile_h "
-    "tile_w ms";
-
-const char* TransformName(TransformEngine e) {
-  return e == TransformEngine::kBatchedKernels ? "batched" : "cufft";
-}
-
-// The product named in a cache line; false for an unknown name.
-bool ParseProduct(const std::string& name, ProductEngine* p) {
-  for (ProductEngine candidate :
-       {ProductEngine::kCgemm, ProductEngine::kCgemm3m, ProductEngine::kThin,
-        ProductEngine::kTf32x3, ProductEngine::kTf32x3Wgmma}) {
-    if (name == ProductEngineName(candidate)) {
-      *p = candidate;
-      return true;
-    }
-  }
-  return false;
-}
 
 // Seeded values in [-1, 1): the tuner never times zeros, which can run faster than data.
 std::vector<float> Noise(int64_t n, uint32_t seed) {
@@ -116,25 +94,6 @@ double TileCopySeconds(const ConvTiling& t, const TunerOptions& o) {
 }
 
 }  // namespace
-
-FftConvOptions ConvMethod::ToOptions(bool keep_input_spectrum) const {
-  FftConvOptions options;
-  options.fft_h = fft_h;
-  options.fft_w = fft_w;
-  options.transform = transform;
-  options.product = product;
-  options.keep_input_spectrum = keep_input_spectrum;
-  options.tile_h = tile_h;
-  options.tile_w = tile_w;
-  return options;
-}
-
-std::string ConvMethod::ToString() const {
-  std::string name = absl::StrFormat("%s %dx%d %s", TransformName(transform), fft_h, fft_w,
-                                     ProductEngineName(product));
-  if (tiled()) absl::StrAppendFormat(&name, " tiles %dx%d", tile_h, tile_w);
-  return name;
-}
 
 std::vector<ConvMethod> CandidateMethods(const ConvShape& s, bool wgmma_products) {
   std::vector<ConvMethod> methods;
@@ -228,8 +187,12 @@ absl::StatusOr<ConvTuner> ConvTuner::Create(const TunerOptions& options) {
   return tuner;
 }
 
+std::string ConvTuner::DeviceKey() const {
+  return options_.mode == TuningMode::kMeasure ? device_ : "cost model";
+}
+
 std::string ConvTuner::CacheKey(const ConvShape& s, bool keep) const {
-  return absl::StrCat(options_.mode == TuningMode::kMeasure ? device_ : "cost model", "|",
+  return absl::StrCat(DeviceKey(), "|",
                       absl::StrJoin({s.n, s.c, s.h, s.w, s.k, s.kh, s.kw, s.pad_h, s.pad_w}, ","),
                       "|", keep ? 1 : 0, "|", options_.workspace_cap);
 }
@@ -242,25 +205,16 @@ absl::Status ConvTuner::LoadCache() {
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> parts = absl::StrSplit(line, '|');
-    std::vector<std::string> fields;
-    if (parts.size() == 5) fields = absl::StrSplit(parts[4], ' ', absl::SkipEmpty());
-    ConvMethod m;
-    double ms = 0;
-    // v1: fft_h fft_w transform product ms; v2 inserts tile_h tile_w before ms.
-    const bool v2 = fields.size() == 7;
-    if ((fields.size() != 5 && !v2) || !absl::SimpleAtoi(fields[0], &m.fft_h) ||
-        !absl::SimpleAtoi(fields[1], &m.fft_w) || !absl::SimpleAtod(fields.back(), &ms) ||
-        (fields[2] != "cufft" && fields[2] != "batched") || !ParseProduct(fields[3], &m.product) ||
-        (v2 && (!absl::SimpleAtoi(fields[4], &m.tile_h) ||
-                !absl::SimpleAtoi(fields[5], &m.tile_w) || m.tile_h < 0 || m.tile_w < 0))) {
+    if (IsTunerCacheComment(line)) continue;
+    absl::StatusOr<TunerCacheEntry> entry = ParseTunerCacheLine(line);
+    if (!entry.ok()) {
       return absl::DataLossError(absl::StrCat("tuner cache ", options_.cache_path, " line ",
-                                              number, " is malformed: '", line,
+                                              number, " is malformed (",
+                                              entry.status().message(), "): '", line,
                                               "'; delete the file to start afresh"));
     }
-    m.transform = fields[2] == "batched" ? TransformEngine::kBatchedKernels : TransformEngine::kCufft;
-    cache_[absl::StrCat(parts[0], "|", parts[1], "|", parts[2], "|", parts[3])] = m;
+    std::string key = entry->key;
+    cache_[std::move(key)] = *std::move(entry);
   }
   return absl::OkStatus();
 }
@@ -269,14 +223,52 @@ absl::Status ConvTuner::AppendToCache(const std::string& key, const ConvMethod& 
   if (options_.cache_path.empty()) return absl::OkStatus();
   const bool exists = std::ifstream(options_.cache_path).good();
   std::ofstream out(options_.cache_path, std::ios::app);
-  if (!exists) out << kCacheHeader << "\n";
-  out << key << "|" << m.fft_h << " " << m.fft_w << " " << TransformName(m.transform) << " "
-      << ProductEngineName(m.product) << " " << m.tile_h << " " << m.tile_w << " "
-      << absl::StrFormat("%.4f", ms) << "\n";
+  if (!exists) out << kTunerCacheHeader << "\n";
+  out << FormatTunerCacheLine({key, m, ms}) << "\n";
   out.flush();
   if (!out) {
     return absl::InternalError(absl::StrCat("cannot write tuner cache ", options_.cache_path,
                                             ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string ConvTuner::ExportChoices() const {
+  // Only this device's and mode's entries: a cache file may hold other GPUs' choices,
+  // which an importing rank would otherwise take as its own, several to one key.
+  const std::string prefix = DeviceKey() + "|";
+  std::vector<const TunerCacheEntry*> mine;
+  for (const auto& [key, entry] : cache_) {
+    if (absl::StartsWith(key, prefix)) mine.push_back(&entry);
+  }
+  std::sort(mine.begin(), mine.end(), [](const TunerCacheEntry* a, const TunerCacheEntry* b) {
+    return a->key < b->key;
+  });
+  std::string text = absl::StrCat(kTunerCacheHeader, "\n");
+  for (const TunerCacheEntry* entry : mine) {
+    absl::StrAppend(&text, FormatTunerCacheLine(*entry), "\n");
+  }
+  return text;
+}
+
+absl::Status ConvTuner::ImportChoices(const std::string& text) {
+  std::vector<TunerCacheEntry> entries;  // all parsed before any is taken
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    if (IsTunerCacheComment(line)) continue;
+    absl::StatusOr<TunerCacheEntry> entry = ParseTunerCacheLine(line);
+    if (!entry.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("tuning choices line ", number,
+                                                     " is malformed (", entry.status().message(),
+                                                     "): '", line, "'"));
+    }
+    entry->key = absl::StrCat(DeviceKey(), entry->key.substr(entry->key.find('|')));
+    entries.push_back(*std::move(entry));
+  }
+  for (TunerCacheEntry& entry : entries) {
+    std::string key = entry.key;
+    cache_[std::move(key)] = std::move(entry);
   }
   return absl::OkStatus();
 }
@@ -341,7 +333,7 @@ absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
   FFTRAIN_RETURN_IF_ERROR(shape.Validate());
   const std::string key = CacheKey(shape, keep);
   if (auto it = cache_.find(key); it != cache_.end()) {
-    return TunedConv{it->second, {}, true};
+    return TunedConv{it->second.method, {}, true};
   }
   TunedConv result;
   double best = std::numeric_limits<double>::infinity();
@@ -376,7 +368,7 @@ absl::StatusOr<TunedConv> ConvTuner::Tune(const ConvShape& shape, bool keep,
         "tuner: no method for ", shape.ToString(), " fits the workspace cap of ",
         options_.workspace_cap, " bytes; the smallest needs ", smallest_workspace));
   }
-  cache_[key] = result.method;
+  cache_[key] = TunerCacheEntry{key, result.method, best};
   FFTRAIN_RETURN_IF_ERROR(AppendToCache(key, result.method, best));
   return result;
 }

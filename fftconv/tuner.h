@@ -14,31 +14,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "fftconv/conv_method.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::fftconv {
-
-struct ConvMethod {
-  int64_t fft_h = 0;
-  int64_t fft_w = 0;
-  TransformEngine transform = TransformEngine::kCufft;
-  ProductEngine product = ProductEngine::kCgemm;
-  // Output tile (FftConvOptions::tile_h, tile_w); both 0 for whole images, and then
-  // fft_h x fft_w is the image's transform, else one tile's.
-  int64_t tile_h = 0;
-  int64_t tile_w = 0;
-
-  bool tiled() const { return tile_h != 0 || tile_w != 0; }
-  FftConvOptions ToOptions(bool keep_input_spectrum) const;
-  // "batched 32x32 cgemm", or "batched 16x16 cgemm tiles 14x14" (0 for a whole extent).
-  std::string ToString() const;
-  friend bool operator==(const ConvMethod& a, const ConvMethod& b) {
-    return a.fft_h == b.fft_h && a.fft_w == b.fft_w && a.transform == b.transform &&
-           a.product == b.product && a.tile_h == b.tile_h && a.tile_w == b.tile_w;
-  }
-};
 
 enum class TuningMode {
   kMeasure,    // time one training step (the three passes) of every candidate
@@ -103,10 +84,24 @@ class ConvTuner {
   absl::StatusOr<TunedConv> Tune(const ConvShape& shape, bool keep_input_spectrum,
                                  base::CudaStreamHandle stream);
 
+  // Every choice this tuner holds for its device and mode (tuned here, or loaded from its
+  // cache), as cache lines after the cache's header, in key order: what one rank tunes
+  // and hands to the others, so that every rank runs the same methods.
+  std::string ExportChoices() const;
+  // Takes the choices of ExportChoices' text (comments and empty lines ignored) as this
+  // tuner's own: each key's device is replaced by this tuner's, since the point is that
+  // every rank runs what the exporting rank chose, whatever it would have measured. Later
+  // Tune calls for those shapes return them (from_cache). Kept in memory, never written
+  // to this tuner's cache file (another rank may own it). InvalidArgument naming the
+  // first malformed line, and then nothing is imported.
+  absl::Status ImportChoices(const std::string& text);
+
  private:
   ConvTuner(TunerOptions options, std::string device, bool wgmma_products)
       : options_(std::move(options)), device_(std::move(device)),
         wgmma_products_(wgmma_products) {}
+  // The device part of this tuner's keys: the GPU when measuring, "cost model" otherwise.
+  std::string DeviceKey() const;
   std::string CacheKey(const ConvShape& shape, bool keep) const;
   absl::Status LoadCache();
   absl::Status AppendToCache(const std::string& key, const ConvMethod& method, double ms);
@@ -119,7 +114,8 @@ class ConvTuner {
   TunerOptions options_;
   std::string device_;
   bool wgmma_products_;  // the current device runs tf32x3_wgmma
-  absl::flat_hash_map<std::string, ConvMethod> cache_;
+  // Key -> the entry (its key included, for export).
+  absl::flat_hash_map<std::string, TunerCacheEntry> cache_;
 };
 
 }  // namespace fftrain::fftconv

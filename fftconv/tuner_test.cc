@@ -1,5 +1,7 @@
 #include "fftconv/tuner.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -212,6 +214,88 @@ TEST(TunerTest, CacheKeepsTilesAndReadsVersionOneLines) {
   std::ofstream(options.cache_path, std::ios::app)
       << "cost model|16,8,9,9,12,3,3,0,0|0|0|16 16 batched thin -1 14 0.25\n";
   EXPECT_THAT(std::string(ConvTuner::Create(options).status().message()), HasSubstr("line 4"));
+}
+
+// What rank 0 tunes, the other ranks import and then run, without tuning themselves;
+// choices of another device (a shared cache file) are not exported.
+TEST(TunerTest, ChoicesExportedByOneTunerAreTakenByAnother) {
+  TunerOptions options;
+  options.mode = TuningMode::kCostModel;
+  options.cache_path = ::testing::TempDir() + "tuner_cache_export.txt";
+  std::remove(options.cache_path.c_str());
+  std::ofstream(options.cache_path)
+      << kTunerCacheHeader << "\n"
+      << "NVIDIA A100|16,8,21,21,12,5,5,0,0|0|0|32 32 batched cgemm3m 0 0 0.5\n";
+  const std::vector<ConvShape> shapes = {Shape(21, 5), Shape(56, 3), Shape(13, 3)};
+  auto exporter = ConvTuner::Create(options);
+  ASSERT_TRUE(exporter.ok()) << exporter.status();
+  std::vector<ConvMethod> chosen;
+  for (const ConvShape& s : shapes) {
+    auto tuned = exporter->Tune(s, s.h == 56, nullptr);
+    ASSERT_TRUE(tuned.ok()) << tuned.status();
+    chosen.push_back(tuned->method);
+  }
+  const std::string text = exporter->ExportChoices();
+  EXPECT_THAT(text, ::testing::StartsWith(std::string(kTunerCacheHeader) + "\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("A100")));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 3);
+
+  TunerOptions importing;
+  importing.mode = TuningMode::kCostModel;
+  auto importer = ConvTuner::Create(importing);
+  ASSERT_TRUE(importer.ok());
+  ASSERT_TRUE(importer->ImportChoices(text).ok());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto tuned = importer->Tune(shapes[i], shapes[i].h == 56, nullptr);
+    ASSERT_TRUE(tuned.ok()) << tuned.status();
+    EXPECT_TRUE(tuned->from_cache) << shapes[i].ToString();
+    EXPECT_EQ(tuned->method, chosen[i]) << shapes[i].ToString();
+  }
+  // Re-exported, the same text: a round trip.
+  EXPECT_EQ(importer->ExportChoices(), text);
+
+  // Another GPU's choices are taken as this one's: every rank runs the same methods.
+  auto foreign = ConvTuner::Create(importing);
+  ASSERT_TRUE(foreign.ok());
+  ASSERT_TRUE(foreign
+                  ->ImportChoices("NVIDIA B200|16,8,9,9,12,3,3,0,0|0|0|16 16 batched thin 0 0 "
+                                  "0.25\n")
+                  .ok());
+  auto taken = foreign->Tune(Shape(9, 3), false, nullptr);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_TRUE(taken->from_cache);
+  EXPECT_EQ(taken->method.ToString(), "batched 16x16 thin");
+
+  // A malformed line is refused, naming it, and nothing of the text is taken.
+  auto refusing = ConvTuner::Create(importing);
+  ASSERT_TRUE(refusing.ok());
+  const absl::Status bad = refusing->ImportChoices(
+      "d|16,8,9,9,12,3,3,0,0|0|0|16 16 batched thin 0 0 0.25\n\nd|x|0|0|16 16 nope\n");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("line 3"));
+  auto untouched = refusing->Tune(Shape(9, 3), false, nullptr);
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_FALSE(untouched->from_cache);
+}
+
+// The round trip where the choices are measured: the key's device is the GPU's name.
+TEST(TunerTest, MeasuredChoicesRoundTrip) {
+  FFTRAIN_SKIP_WITHOUT_GPU();
+  TunerOptions options;
+  options.iterations = 1;
+  auto exporter = ConvTuner::Create(options);
+  ASSERT_TRUE(exporter.ok()) << exporter.status();
+  auto tuned = exporter->Tune(Shape(13, 3), false, nullptr);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  const std::string text = exporter->ExportChoices();
+  EXPECT_THAT(text, HasSubstr("sm_"));
+  auto importer = ConvTuner::Create(options);
+  ASSERT_TRUE(importer.ok());
+  ASSERT_TRUE(importer->ImportChoices(text).ok());
+  auto imported = importer->Tune(Shape(13, 3), false, nullptr);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_TRUE(imported->from_cache);
+  EXPECT_EQ(imported->method, tuned->method);
 }
 
 TEST(TunerTest, MeasuresEveryCandidateOnTheGpuAndPicksTheFastest) {

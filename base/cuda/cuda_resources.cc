@@ -138,6 +138,12 @@ absl::StatusOr<CudaEvent> CudaEvent::Create() {
   return CudaEvent(event);
 }
 
+absl::StatusOr<CudaEvent> CudaEvent::CreateWithoutTiming() {
+  cudaEvent_t event = nullptr;
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  return CudaEvent(event);
+}
+
 CudaEvent::CudaEvent(CudaEvent&& other) noexcept
     : event_(std::exchange(other.event_, nullptr)) {}
 
@@ -164,6 +170,18 @@ absl::Status CudaEvent::Record(CudaStreamHandle stream) {
 absl::Status CudaEvent::Synchronize() const {
   FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(event_));
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CudaEvent::IsComplete() const {
+  const cudaError_t error = cudaEventQuery(event_);
+  if (error == cudaErrorNotReady) {
+    // Not a failure, but the runtime may keep it as this thread's last error, where a
+    // later launch check (cudaGetLastError) would take it for its own.
+    if (cudaPeekAtLastError() == cudaErrorNotReady) cudaGetLastError();
+    return false;
+  }
+  FFTRAIN_CUDA_RETURN_IF_ERROR(error);
+  return true;
 }
 
 absl::StatusOr<float> CudaEvent::MillisecondsSince(const CudaEvent& start) const {

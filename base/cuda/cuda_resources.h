@@ -82,14 +82,22 @@ class CudaStream {
 class CudaEvent {
  public:
   static absl::StatusOr<CudaEvent> Create();
+  // An event for ordering only (cudaEventDisableTiming): cheaper to record and wait on,
+  // and MillisecondsSince refuses it.
+  static absl::StatusOr<CudaEvent> CreateWithoutTiming();
   CudaEvent(CudaEvent&& other) noexcept;
   CudaEvent& operator=(CudaEvent&& other) noexcept;
   CudaEvent(const CudaEvent&) = delete;
   CudaEvent& operator=(const CudaEvent&) = delete;
   ~CudaEvent();
 
+  CUevent_st* get() const { return event_; }
+
   absl::Status Record(CudaStreamHandle stream);
   absl::Status Synchronize() const;
+  // Whether the work before the last Record has completed (cudaEventQuery), without
+  // waiting; true for an event never recorded.
+  absl::StatusOr<bool> IsComplete() const;
   // Milliseconds from `start` to this event; both recorded and complete.
   absl::StatusOr<float> MillisecondsSince(const CudaEvent& start) const;
 

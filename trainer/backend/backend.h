@@ -165,6 +165,15 @@ class Backend {
   // must order its work after them; nullptr where operations are synchronous (the CPU).
   virtual void* compute_stream() const { return nullptr; }
 
+  // The convolution methods this backend has chosen (fftconv's tuner), as text for the
+  // other ranks, so that every rank runs the same methods: rank 0 tunes and exports,
+  // the others import before they build their networks. "" where nothing is tuned.
+  virtual absl::StatusOr<std::string> ExportTuning() { return std::string(); }
+  // Takes another rank's ExportTuning text; later convolutions of those shapes use its
+  // methods instead of tuning. The default ignores it: a backend with one method per
+  // shape (the CPU's FFTW) has nothing to choose.
+  virtual absl::Status ImportTuning(const std::string& text) { return absl::OkStatus(); }
+
   // Named ranges for profilers (NVTX on CUDA; nothing on the CPU).
   virtual void PushRange(const char* name) {}
   virtual void PopRange() {}

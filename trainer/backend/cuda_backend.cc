@@ -83,6 +83,43 @@ class CudaConvEngine final : public ConvEngine {
   fftconv::CudaFftConvPlan plan_;
 };
 
+// A point in a CUDA backend's stream: an event, so that recording never waits.
+class CudaTimingMark final : public TimingMark {
+ public:
+  CudaTimingMark(const Backend* owner, int ordinal, cudaStream_t stream, base::CudaEvent event)
+      : owner_(owner), ordinal_(ordinal), stream_(stream), event_(std::move(event)) {}
+
+  absl::Status Record() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_RETURN_IF_ERROR(event_.Record(stream_));
+    recorded_ = true;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<double> SecondsSince(const TimingMark& earlier) const override {
+    const auto* start = dynamic_cast<const CudaTimingMark*>(&earlier);
+    // Events of two streams (or a host clock) measure no span of one stream's work.
+    if (start == nullptr || start->owner_ != owner_) {
+      return absl::InvalidArgumentError("SecondsSince: marks of different backends");
+    }
+    if (!recorded_ || !start->recorded_) {
+      return absl::FailedPreconditionError("SecondsSince: a mark that was never recorded");
+    }
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    // The later mark complete means the earlier one is too: one stream, in order.
+    FFTRAIN_RETURN_IF_ERROR(event_.Synchronize());
+    FFTRAIN_ASSIGN_OR_RETURN(float ms, event_.MillisecondsSince(start->event_));
+    return 1e-3 * ms;
+  }
+
+ private:
+  const Backend* owner_;  // identifies the backend; never dereferenced
+  int ordinal_;
+  cudaStream_t stream_;
+  base::CudaEvent event_;
+  bool recorded_ = false;
+};
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int ordinal, std::string description, base::CudaStream stream,
@@ -257,6 +294,32 @@ class CudaBackend final : public Backend {
                              fftconv::CudaFftConvPlan::Create(shape, chosen));
     return std::unique_ptr<ConvEngine>(
         std::make_unique<CudaConvEngine>(ordinal_, stream(), std::move(plan)));
+  }
+
+  absl::StatusOr<std::unique_ptr<TimingMark>> CreateTimingMark() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_ASSIGN_OR_RETURN(base::CudaEvent event, base::CudaEvent::Create());
+    return std::unique_ptr<TimingMark>(
+        std::make_unique<CudaTimingMark>(this, ordinal_, stream(), std::move(event)));
+  }
+
+  void* compute_stream() const override { return stream_.get(); }
+
+  absl::StatusOr<std::string> ExportTuning() override {
+    if (tuner_ == nullptr) return std::string();
+    return tuner_->ExportChoices();
+  }
+
+  absl::Status ImportTuning(const std::string& text) override {
+    if (tuner_ == nullptr) {
+      // The other rank tuned and this one does not: the ranks would run different
+      // methods, so their settings differ.
+      if (text.empty()) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          "ImportTuning: tuning choices came from another rank, but this CUDA backend does "
+          "not tune (its tuning is off): every rank must use the same tuning setting");
+    }
+    return tuner_->ImportChoices(text);
   }
 
   void PushRange(const char* name) override { nvtxRangePushA(name); }

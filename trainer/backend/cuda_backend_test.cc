@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/cuda/cuda_resources.h"
+#include "base/cuda/testing/spin_kernel.h"
 #include "fftconv/cuda/gpu_test_util.h"
 #include "fftconv/test_util.h"
 #include "gmock/gmock.h"
@@ -416,6 +417,78 @@ TEST_F(CudaBackendTest, SameInputsGiveBitwiseSameOutputs) {
     for (float v : first[i].second) ASSERT_TRUE(std::isfinite(v));
     EXPECT_TRUE(SameBits(first[i].second, second[i].second));
   }
+}
+
+// Marks time the backend's stream, not the host: 100 ms of GPU work enqueued between two
+// marks is measured although recording returns at once. Loose bounds: the GPU's timer
+// is exact, but a launch may start late.
+TEST_F(CudaBackendTest, TimingMarksMeasureTheStreamsWork) {
+  ASSERT_NE(gpu().compute_stream(), nullptr);
+  auto before = gpu().CreateTimingMark();
+  auto after = gpu().CreateTimingMark();
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ((*after)->SecondsSince(**before).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // neither recorded yet
+  ASSERT_TRUE((*before)->Record().ok());
+  ASSERT_EQ(base::testing::LaunchSpin(100 * 1000 * 1000,
+                                      static_cast<cudaStream_t>(gpu().compute_stream())),
+            cudaSuccess);
+  ASSERT_TRUE((*after)->Record().ok());
+  auto seconds = (*after)->SecondsSince(**before);
+  ASSERT_TRUE(seconds.ok()) << seconds.status();
+  std::printf("timing mark around a 100 ms spin: %.4f s\n", *seconds);
+  EXPECT_GE(*seconds, 0.099);
+  EXPECT_LT(*seconds, 0.5);
+
+  // Marks of another backend, CUDA (another stream) or CPU (a host clock), are refused.
+  auto other = CreateCudaBackend(0);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE((*other)->compute_stream(), gpu().compute_stream());
+  auto foreign = (*other)->CreateTimingMark();
+  ASSERT_TRUE(foreign.ok());
+  ASSERT_TRUE((*foreign)->Record().ok());
+  EXPECT_EQ((*after)->SecondsSince(**foreign).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto host = cpu().CreateTimingMark();
+  ASSERT_TRUE(host.ok());
+  ASSERT_TRUE((*host)->Record().ok());
+  EXPECT_EQ((*after)->SecondsSince(**host).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*host)->SecondsSince(**after).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Rank 0's tuning, exported, makes another backend run the same methods without tuning;
+// a backend that does not tune refuses choices (the ranks' settings differ).
+TEST_F(CudaBackendTest, TuningExportedByOneBackendIsRunByAnother) {
+  CudaBackendOptions tuning;
+  tuning.tuning = ConvTuning::kCostModel;
+  auto first = CreateCudaBackend(0, tuning);
+  auto second = CreateCudaBackend(0, tuning);
+  ASSERT_TRUE(first.ok() && second.ok());
+  fftconv::ConvShape s;
+  s.n = 8;
+  s.c = 3;
+  s.k = 16;
+  s.h = s.w = 27;
+  s.kh = s.kw = 5;
+  auto tuned = (*first)->CreateConv(s, {});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  auto text = (*first)->ExportTuning();
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(*text, "");
+  ASSERT_TRUE((*second)->ImportTuning(*text).ok());
+  auto imported = (*second)->CreateConv(s, {});
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ((*imported)->method(), (*tuned)->method());
+  auto again = (*second)->ExportTuning();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *text);
+
+  auto untuned = gpu().ExportTuning();
+  ASSERT_TRUE(untuned.ok());
+  EXPECT_EQ(*untuned, "");
+  EXPECT_TRUE(gpu().ImportTuning("").ok());
+  EXPECT_EQ(gpu().ImportTuning(*text).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*second)->ImportTuning("not a line").code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
