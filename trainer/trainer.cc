@@ -135,7 +135,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& conf
   // waits for another that has given up.
   FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->LoadData()));
   FFTRAIN_RETURN_IF_ERROR(t->CheckRanksAgree());
-  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->Build()));
+  FFTRAIN_RETURN_IF_ERROR(t->BuildNetworkOnEveryRank());
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->BuildTraining()));
   if (config.resume) {
     FFTRAIN_RETURN_IF_ERROR(t->Restore());
   } else {
@@ -154,7 +155,32 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& conf
   return t;
 }
 
-absl::Status Trainer::Build() {
+absl::Status Trainer::BuildNetworkOnEveryRank() {
+  // Rank 0 builds first: its backend chooses each convolution's method (measuring them,
+  // with --tune=measure). The others then build with rank 0's choices, so that every
+  // rank runs the same methods, hence the same arithmetic.
+  std::string choices;
+  absl::Status first = absl::OkStatus();
+  if (comm_.rank() == 0) {
+    first = BuildNetwork();
+    if (first.ok() && comm_.size() > 1) {
+      absl::StatusOr<std::string> exported = backend_.ExportTuning();
+      first = exported.status();
+      if (exported.ok()) choices = *std::move(exported);
+    }
+  }
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(comm_, first));
+  if (comm_.size() == 1) return absl::OkStatus();
+  FFTRAIN_ASSIGN_OR_RETURN(choices, comm::BroadcastText(comm_, choices));
+  absl::Status others = absl::OkStatus();
+  if (comm_.rank() != 0) {
+    others = backend_.ImportTuning(choices);
+    if (others.ok()) others = BuildNetwork();
+  }
+  return comm::AgreeOnStatus(comm_, others);
+}
+
+absl::Status Trainer::BuildNetwork() {
   const TrainConfig& config = config_;
 
   const TensorShape input{train_.channels, train_.height, train_.width};
@@ -173,6 +199,14 @@ absl::Status Trainer::Build() {
         "the network's last layer has ", network_->classes(), " outputs but the data set has ",
         train_.num_classes, " classes"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::BuildTraining() {
+  const TrainConfig& config = config_;
+  const TensorShape input{train_.channels, train_.height, train_.width};
+  const int64_t batch = config.batch_size;
+  const int64_t per_step = batch * comm_.size();
   FFTRAIN_ASSIGN_OR_RETURN(SgdOptimizer optimizer,
                            SgdOptimizer::Create(backend_, network_->parameter_count(),
                                                 config.momentum, config.weight_decay));
@@ -235,8 +269,9 @@ void Trainer::PrintStartup() const {
       std::fprintf(log, "data parallel: %d ranks (%s), global batch %d (%d per rank)\n",
                    comm_.size(), comm_.name().c_str(), static_cast<int>(per_step),
                    static_cast<int>(batch));
-      std::fprintf(log, "gradients averaged in %d buckets, started as backward completes them:\n",
-                   static_cast<int>(buckets_->buckets().size()));
+      const size_t buckets = buckets_->buckets().size();
+      std::fprintf(log, "gradients averaged in %d bucket%s, each started once backward has "
+                   "completed its layers:\n", static_cast<int>(buckets), buckets == 1 ? "" : "s");
       for (const std::string& line : comm::DescribeBuckets(buckets_->ranges(), buckets_->buckets())) {
         std::fprintf(log, "  %s\n", line.c_str());
       }

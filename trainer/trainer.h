@@ -118,8 +118,11 @@ class Trainer {
   absl::Status BroadcastState();
   absl::Status SaveCheckpoint();
   absl::Status WriteCheckpointOnRankZero();
-  // Builds the network, optimizer, schedule, buffers and gradient buckets.
-  absl::Status Build();
+  // The network, on every rank with rank 0's choice of convolution methods.
+  absl::Status BuildNetworkOnEveryRank();
+  absl::Status BuildNetwork();
+  // The optimizer, schedule, buffers and gradient buckets.
+  absl::Status BuildTraining();
   void PrintStartup() const;
   JsonObject ConfigEvent() const;
   absl::Status TrainEpoch(EpochMetrics* metrics);
