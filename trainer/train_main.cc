@@ -3,7 +3,14 @@
 //   bazel run //trainer:train -- --network=fmnist --epochs=15
 //   bazel run //trainer:train -- --device=cpu --train_limit=6000 --epochs=1
 //   bazel run //trainer:train -- --network=paper128 --dataset=synthetic --benchmark_iterations=20
+//   mpirun -np 8 --bind-to none bazel-bin/trainer/train --network=fmnist --batch_size=16
+//
+// Under mpirun every rank runs this, one per GPU (docs/distributed.md): MPI starts, the
+// ranks build a control communicator over MPI and a data communicator (NCCL on GPUs, MPI
+// on the CPU), and the trainer averages gradients over them.
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +23,10 @@
 #include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
+#include "comm/mpi_session.h"
+#include "comm/nccl_communicator.h"
+#include "comm/rank_agreement.h"
 #include "trainer/backend/backend.h"
 #include "trainer/trainer.h"
 
@@ -24,7 +35,18 @@ const fftrain::trainer::TrainConfig kDefaults;
 }  // namespace
 
 ABSL_FLAG(std::string, device, "auto", "auto (a GPU when present, else the CPU), cuda or cpu");
-ABSL_FLAG(int, gpu, 0, "CUDA device ordinal, with --device=cuda or auto");
+ABSL_FLAG(int, gpu, -1,
+          "CUDA device ordinal, with --device=cuda or auto (-1: the rank's local rank, "
+          "0 for a single process)");
+ABSL_FLAG(std::string, communicator, "auto",
+          "How ranks average gradients: auto (under mpirun NCCL on GPUs, MPI on the CPU; "
+          "alone none), nccl, mpi or single (one process, no communication)");
+ABSL_FLAG(double, bucket_mb, 25,
+          "Gradient bucket size in MiB: each bucket's all-reduce starts once backward has "
+          "completed its layers (the first bucket is 1 MiB, or this if smaller)");
+ABSL_FLAG(double, collective_timeout_s, 300,
+          "Deadline of every collective in seconds: a rank that waits longer (a peer died "
+          "or is out of step) ends the job with a message");
 ABSL_FLAG(std::string, network, kDefaults.network,
           "Preset (fmnist, paper128) or spec, e.g. conv5x64p2,relu,pool2,fc10");
 ABSL_FLAG(std::string, dataset, kDefaults.dataset, "fashion-mnist or synthetic");
@@ -158,32 +180,140 @@ absl::StatusOr<TrainConfig> ConfigFromFlags() {
   c.progress = absl::GetFlag(FLAGS_progress);
   c.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
   c.evaluate = absl::GetFlag(FLAGS_evaluate);
+  const double bucket_mb = absl::GetFlag(FLAGS_bucket_mb);
+  if (!(bucket_mb >= 1.0 / (1 << 18) && bucket_mb <= 1 << 20)) {  // one float .. 1 TiB
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bucket_mb must be in [2^-18, 2^20] (one float to 1 TiB), got ",
+                     bucket_mb));
+  }
+  c.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
   FFTRAIN_RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
 
-absl::Status Main() {
+// The ranks of this job and how they talk: the MPI session (under mpirun), the control
+// communicator (MPI, or one process), and the data communicator the trainer averages
+// gradients with (NCCL on GPUs, else the control one). Destroyed in reverse order.
+struct Ranks {
+  std::optional<comm::MpiSession> session;
+  std::unique_ptr<comm::Communicator> control;
+  std::unique_ptr<comm::Communicator> nccl;  // when the data plane is NCCL's
+  comm::Communicator& data() { return nccl != nullptr ? *nccl : *control; }
+  int local_rank() const { return session ? session->local_rank() : 0; }
+};
+
+absl::Status StartRanks(const std::string& communicator, absl::Duration timeout, Ranks* ranks) {
+  if (communicator != "auto" && communicator != "nccl" && communicator != "mpi" &&
+      communicator != "single") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--communicator must be auto, nccl, mpi or single; got '", communicator, "'"));
+  }
+  const bool mpi = communicator == "mpi" ||
+                   (communicator != "single" && comm::RunningUnderMpirun());
+  if (!mpi) {
+    ranks->control = std::make_unique<comm::SingleProcessCommunicator>();
+    return absl::OkStatus();
+  }
+  FFTRAIN_ASSIGN_OR_RETURN(comm::MpiSession session, comm::MpiSession::Init(nullptr, nullptr));
+  ranks->session.emplace(std::move(session));
+  FFTRAIN_ASSIGN_OR_RETURN(ranks->control,
+                           comm::MpiCommunicator::Create(*ranks->session, timeout));
+  return absl::OkStatus();
+}
+
+absl::Status Run(Ranks& ranks, absl::Duration timeout) {
   FFTRAIN_ASSIGN_OR_RETURN(TrainConfig config, ConfigFromFlags());
   const int64_t benchmark = absl::GetFlag(FLAGS_benchmark_iterations);
   if (benchmark < 0) return absl::InvalidArgumentError("--benchmark_iterations must be >= 0");
-  FFTRAIN_ASSIGN_OR_RETURN(auto backend,
-                           MakeBackend(absl::GetFlag(FLAGS_device), absl::GetFlag(FLAGS_gpu)));
-  comm::SingleProcessCommunicator communicator;
-  FFTRAIN_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, *backend, communicator));
+  const std::string communicator = absl::GetFlag(FLAGS_communicator);
+  comm::Communicator& control = *ranks.control;
+  const int gpu_flag = absl::GetFlag(FLAGS_gpu);
+  const int gpu = gpu_flag >= 0 ? gpu_flag : ranks.local_rank();
+  // Each rank's own failures (no GPU, out of memory) reach every rank.
+  absl::StatusOr<std::unique_ptr<Backend>> made =
+      MakeBackend(absl::GetFlag(FLAGS_device), gpu);
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(control, made.status()));
+  std::unique_ptr<Backend> backend = *std::move(made);
+  const bool on_gpu = backend->device() == Device::kCuda;
+  if (communicator == "nccl" && !on_gpu) {
+    return absl::InvalidArgumentError("--communicator=nccl needs --device=cuda");
+  }
+  if (on_gpu && (communicator == "nccl" || (communicator == "auto" && ranks.session))) {
+    absl::StatusOr<std::unique_ptr<comm::NcclCommunicator>> nccl =
+        comm::NcclCommunicator::Create(
+            control, gpu, static_cast<base::CudaStreamHandle>(backend->compute_stream()),
+            timeout);
+    FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(control, nccl.status()));
+    ranks.nccl = *std::move(nccl);
+  }
+  comm::Communicator& data = ranks.data();
+  FFTRAIN_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, *backend, data));
   if (benchmark > 0) {
     FFTRAIN_ASSIGN_OR_RETURN(double ms, trainer->TimeIterations(5, benchmark));
-    std::printf("%s, batch %d: %.3f ms per training iteration (median of %d)\n",
-                trainer->network().spec().canonical.c_str(),
-                static_cast<int>(config.batch_size), ms, static_cast<int>(benchmark));
+    if (data.rank() == 0) {
+      std::printf("%s, batch %d%s: %.3f ms per training iteration (median of %d)\n",
+                  trainer->network().spec().canonical.c_str(),
+                  static_cast<int>(config.batch_size),
+                  data.size() > 1 ? absl::StrCat(" per rank, ", data.size(), " ranks (",
+                                                 data.name(), ")").c_str()
+                                  : "",
+                  ms, static_cast<int>(benchmark));
+    }
     return absl::OkStatus();
   }
   FFTRAIN_ASSIGN_OR_RETURN(auto history, trainer->Run());
-  if (!history.empty()) {
+  if (!history.empty() && data.rank() == 0) {
     const EpochMetrics& last = history.back();
     std::printf("final test accuracy: %.2f%% (test loss %.4f) after %d epochs\n",
                 100 * last.test_accuracy, last.test_loss, static_cast<int>(last.epoch));
   }
   return absl::OkStatus();
+}
+
+// 0 on success. A failure every rank knows of (agreed) is printed once, by rank 0, and
+// every rank ends normally; any other failure of a rank in a job (a deadline, a lost
+// peer) is printed with the rank and ends the whole job, since the other ranks may be
+// waiting for this one.
+int Main() {
+  const double timeout_s = absl::GetFlag(FLAGS_collective_timeout_s);
+  if (!(timeout_s > 0 && timeout_s <= 7 * 24 * 3600)) {
+    std::fprintf(stderr, "train: --collective_timeout_s must be in (0, 604800], got %g\n",
+                 timeout_s);
+    return 1;
+  }
+  const absl::Duration timeout = absl::Seconds(timeout_s);
+  Ranks ranks;
+  if (absl::Status started = StartRanks(absl::GetFlag(FLAGS_communicator), timeout, &ranks);
+      !started.ok()) {
+    std::fprintf(stderr, "train: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
+  const absl::Status status = Run(ranks, timeout);
+  if (status.ok()) {
+    ranks.nccl.reset();
+    ranks.control.reset();
+    if (ranks.session) {
+      if (absl::Status finalized = ranks.session->Finalize(); !finalized.ok()) {
+        std::fprintf(stderr, "train: %s\n", std::string(finalized.message()).c_str());
+        return 1;
+      }
+    }
+    return 0;
+  }
+  const int rank = ranks.control->rank();
+  if (comm::IsAgreedFailure(status)) {
+    if (rank == 0) std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  if (ranks.session && ranks.session->size() > 1) {
+    std::fprintf(stderr, "train: rank %d on %s: %s; ending the job\n", rank,
+                 ranks.session->host().c_str(), std::string(status.message()).c_str());
+    std::fflush(stderr);
+    if (ranks.nccl) ranks.nccl->Abort();
+    ranks.session->Abort(1);
+  }
+  std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
+  return 1;
 }
 
 }  // namespace
@@ -192,17 +322,13 @@ absl::Status Main() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Trains a convolutional network whose convolutions run as FFT products.\n"
-      "  train --network=fmnist --epochs=15 [--device=auto|cuda|cpu] [--log=run.jsonl]");
+      "  train --network=fmnist --epochs=15 [--device=auto|cuda|cpu] [--log=run.jsonl]\n"
+      "  mpirun -np G train ...   (data parallel, one rank per GPU: docs/distributed.md)");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "train: unexpected argument '%s' (flags look like --name=value)\n",
                  rest[1]);
     return 2;
   }
-  const absl::Status status = fftrain::trainer::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return fftrain::trainer::Main();
 }
