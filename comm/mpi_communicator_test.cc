@@ -1,8 +1,6 @@
-// The MPI communicator, run by every rank of a job: mpi_communicator_test.sh starts this
-// binary alone (a singleton job of one rank) and under mpirun at 2 and 3 ranks. Every
-// rank runs every test in the same order (the ordering rule), with rank-dependent seeded
-// data; rank 0 prints gtest's usual output, the others only their failures, and the exit
-// code is non-zero on every rank if any rank failed.
+// The MPI communicator, run by every rank of a job (comm/testing/mpi_test_main.h):
+// mpi_communicator_test.sh starts this binary alone (a singleton job of one rank) and
+// under mpirun at 2 and 3 ranks, with rank-dependent seeded data.
 #include "comm/mpi_communicator.h"
 
 #include <mpi.h>
@@ -23,6 +21,7 @@
 #include "base/mpi_status.h"
 #include "base/process_identity.h"
 #include "comm/mpi_session.h"
+#include "comm/testing/mpi_test_main.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -36,12 +35,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Long enough for 3 ranks sharing 2 busy cores; short enough that a rank that breaks
-// the ordering rule fails the job in seconds rather than hanging it.
-constexpr absl::Duration kTimeout = absl::Seconds(20);
-
-MpiSession* session = nullptr;
-MpiCommunicator* communicator = nullptr;
+constexpr absl::Duration kTimeout = mpi_test::kMpiTestTimeout;
 
 // Rank r's seeded integers in [-1000, 1000]: their sums over ranks are exact in floats.
 std::vector<float> RankIntegers(int rank, int64_t count) {
@@ -63,7 +57,7 @@ std::vector<float> ExpectedSum(int ranks, int64_t count) {
 
 // Every rank's bytes, to check that all ranks hold bitwise the same values.
 std::vector<std::string> GatherBytes(const void* data, size_t bytes) {
-  auto all = communicator->AllGather(std::string(static_cast<const char*>(data), bytes));
+  auto all = mpi_test::World().AllGather(std::string(static_cast<const char*>(data), bytes));
   EXPECT_TRUE(all.ok()) << all.status();
   return all.ok() ? *all : std::vector<std::string>();
 }
@@ -72,49 +66,49 @@ TEST(MpiSessionTest, KnowsItsPlaceInTheJob) {
   int world_rank = -1, world_size = -1;
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
-  EXPECT_EQ(session->rank(), world_rank);
-  EXPECT_EQ(session->size(), world_size);
+  EXPECT_EQ(mpi_test::Session().rank(), world_rank);
+  EXPECT_EQ(mpi_test::Session().size(), world_size);
   if (absl::GetFlag(FLAGS_expected_ranks) > 0) {
-    EXPECT_EQ(session->size(), absl::GetFlag(FLAGS_expected_ranks));
+    EXPECT_EQ(mpi_test::Session().size(), absl::GetFlag(FLAGS_expected_ranks));
   }
   // One host: every rank shares memory with every other.
-  EXPECT_EQ(session->local_rank(), session->rank());
-  EXPECT_EQ(session->local_size(), session->size());
-  EXPECT_FALSE(session->host().empty());
-  EXPECT_GE(session->thread_level(), MPI_THREAD_SERIALIZED);
-  EXPECT_EQ(communicator->rank(), session->rank());
-  EXPECT_EQ(communicator->size(), session->size());
-  EXPECT_EQ(communicator->name(), "mpi");
+  EXPECT_EQ(mpi_test::Session().local_rank(), mpi_test::Session().rank());
+  EXPECT_EQ(mpi_test::Session().local_size(), mpi_test::Session().size());
+  EXPECT_FALSE(mpi_test::Session().host().empty());
+  EXPECT_GE(mpi_test::Session().thread_level(), MPI_THREAD_SERIALIZED);
+  EXPECT_EQ(mpi_test::World().rank(), mpi_test::Session().rank());
+  EXPECT_EQ(mpi_test::World().size(), mpi_test::Session().size());
+  EXPECT_EQ(mpi_test::World().name(), "mpi");
   // A job of several ranks can only come from a launcher; one started alone is one rank.
   // (The session asked RunningUnderMpirun() before MPI started; asked now, it would say
   // yes for a singleton too, which sets PMIX_RANK.)
-  if (session->size() > 1) {
-    EXPECT_TRUE(session->launched_by_mpirun());
+  if (mpi_test::Session().size() > 1) {
+    EXPECT_TRUE(mpi_test::Session().launched_by_mpirun());
   }
-  if (!session->launched_by_mpirun()) {
-    EXPECT_EQ(session->size(), 1);
+  if (!mpi_test::Session().launched_by_mpirun()) {
+    EXPECT_EQ(mpi_test::Session().size(), 1);
   }
   const std::string expect_mpirun = absl::GetFlag(FLAGS_expect_mpirun);
   if (!expect_mpirun.empty()) {
-    EXPECT_EQ(session->launched_by_mpirun(), expect_mpirun == "yes");
+    EXPECT_EQ(mpi_test::Session().launched_by_mpirun(), expect_mpirun == "yes");
   }
-  if (session->launched_by_mpirun()) {
+  if (mpi_test::Session().launched_by_mpirun()) {
     EXPECT_TRUE(RunningUnderMpirun());
   }
   // Error messages name the rank in a job of several, and nothing in a job of one.
   const std::string suffix = base::ProcessIdentitySuffix();
-  if (session->size() > 1) {
-    EXPECT_EQ(suffix, absl::StrCat(" (rank ", session->rank(), " of ", session->size(), " on host ",
-                                   session->host(), ")"));
+  if (mpi_test::Session().size() > 1) {
+    EXPECT_EQ(suffix, absl::StrCat(" (rank ", mpi_test::Session().rank(), " of ", mpi_test::Session().size(), " on host ",
+                                   mpi_test::Session().host(), ")"));
   } else {
     EXPECT_EQ(suffix, "");
   }
   // One session per process: MPI cannot be started twice.
   EXPECT_EQ(MpiSession::Init(nullptr, nullptr).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  auto hosts = communicator->AllGather(session->host());
+  auto hosts = mpi_test::World().AllGather(mpi_test::Session().host());
   ASSERT_TRUE(hosts.ok()) << hosts.status();
-  for (const std::string& host : *hosts) EXPECT_EQ(host, session->host());
+  for (const std::string& host : *hosts) EXPECT_EQ(host, mpi_test::Session().host());
 }
 
 TEST(MpiStatusTest, CarriesMpisOwnTextOnceMpiRuns) {
@@ -137,15 +131,15 @@ TEST(MpiStatusTest, CarriesMpisOwnTextOnceMpiRuns) {
 }
 
 TEST(MpiCommunicatorTest, AllReduceSumsAndAveragesExactly) {
-  const int ranks = communicator->size();
+  const int ranks = mpi_test::World().size();
   const int64_t count = 1031;
   const std::vector<float> sum = ExpectedSum(ranks, count);
-  std::vector<float> summed = RankIntegers(communicator->rank(), count);
+  std::vector<float> summed = RankIntegers(mpi_test::World().rank(), count);
   std::vector<float> averaged = summed;
   // Started together, waited once, as gradient buckets are.
-  ASSERT_TRUE(communicator->StartAllReduce(summed.data(), count, ReduceOp::kSum).ok());
-  ASSERT_TRUE(communicator->StartAllReduce(averaged.data(), count, ReduceOp::kAverage).ok());
-  const absl::Status waited = communicator->WaitAllReduces();
+  ASSERT_TRUE(mpi_test::World().StartAllReduce(summed.data(), count, ReduceOp::kSum).ok());
+  ASSERT_TRUE(mpi_test::World().StartAllReduce(averaged.data(), count, ReduceOp::kAverage).ok());
+  const absl::Status waited = mpi_test::World().WaitAllReduces();
   ASSERT_TRUE(waited.ok()) << waited;
   for (int64_t i = 0; i < count; ++i) {
     ASSERT_EQ(summed[i], sum[i]) << i;
@@ -157,31 +151,31 @@ TEST(MpiCommunicatorTest, AverageOfRandomFloatsIsBitwiseTheSameOnEveryRank) {
   // Sums of arbitrary floats depend on their order; the ranks must still agree bitwise,
   // or their parameters would drift apart over a run.
   const int64_t count = 100003;  // large enough for MPI's segmented algorithms; prime
-  std::mt19937 random(77 + communicator->rank());
+  std::mt19937 random(77 + mpi_test::World().rank());
   std::normal_distribution<float> normal;
   std::vector<float> data(count);
   for (float& x : data) x = normal(random);
-  const absl::Status reduced = communicator->AllReduce(data.data(), count, ReduceOp::kAverage);
+  const absl::Status reduced = mpi_test::World().AllReduce(data.data(), count, ReduceOp::kAverage);
   ASSERT_TRUE(reduced.ok()) << reduced;
   const std::vector<std::string> all = GatherBytes(data.data(), count * sizeof(float));
-  ASSERT_EQ(all.size(), static_cast<size_t>(communicator->size()));
+  ASSERT_EQ(all.size(), static_cast<size_t>(mpi_test::World().size()));
   for (size_t r = 1; r < all.size(); ++r) EXPECT_TRUE(all[r] == all[0]) << "rank " << r;
 }
 
 TEST(MpiCommunicatorTest, ManyStartedAllReducesCompleteInOrder) {
   // Slices of one buffer, started last layer first, as backward hands them over.
-  const int ranks = communicator->size();
+  const int ranks = mpi_test::World().size();
   const int64_t count = 5000;
-  std::vector<float> data = RankIntegers(communicator->rank(), count);
+  std::vector<float> data = RankIntegers(mpi_test::World().rank(), count);
   const std::vector<float> sum = ExpectedSum(ranks, count);
   const int64_t cuts[] = {count, 4000, 3999, 1200, 7, 0};
   for (int i = 0; i + 1 < 6; ++i) {
-    ASSERT_TRUE(communicator
-                    ->StartAllReduce(data.data() + cuts[i + 1], cuts[i] - cuts[i + 1],
+    ASSERT_TRUE(mpi_test::World()
+                    .StartAllReduce(data.data() + cuts[i + 1], cuts[i] - cuts[i + 1],
                                      i % 2 ? ReduceOp::kAverage : ReduceOp::kSum)
                     .ok());
   }
-  ASSERT_TRUE(communicator->WaitAllReduces().ok());
+  ASSERT_TRUE(mpi_test::World().WaitAllReduces().ok());
   for (int i = 0; i + 1 < 6; ++i) {
     for (int64_t j = cuts[i + 1]; j < cuts[i]; ++j) {
       const float expected = i % 2 ? sum[j] / static_cast<float>(ranks) : sum[j];
@@ -189,14 +183,14 @@ TEST(MpiCommunicatorTest, ManyStartedAllReducesCompleteInOrder) {
     }
   }
   // Nothing started: the wait returns at once.
-  EXPECT_TRUE(communicator->WaitAllReduces().ok());
+  EXPECT_TRUE(mpi_test::World().WaitAllReduces().ok());
 }
 
 TEST(MpiCommunicatorTest, BroadcastFromEachRoot) {
   const int64_t count = 4099;
-  for (int root = 0; root < communicator->size(); ++root) {
-    std::vector<float> data = RankIntegers(communicator->rank(), count);
-    const absl::Status status = communicator->Broadcast(data.data(), count, root);
+  for (int root = 0; root < mpi_test::World().size(); ++root) {
+    std::vector<float> data = RankIntegers(mpi_test::World().rank(), count);
+    const absl::Status status = mpi_test::World().Broadcast(data.data(), count, root);
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_EQ(data, RankIntegers(root, count)) << "root " << root;
   }
@@ -206,17 +200,17 @@ TEST(MpiCommunicatorTest, AllGatherStringsOfDifferentLengths) {
   auto text = [](int r) {
     return r == 0 ? std::string() : std::string(r * 1000 + 3, 'a' + r) + '\0' + "end";
   };
-  auto all = communicator->AllGather(text(communicator->rank()));
+  auto all = mpi_test::World().AllGather(text(mpi_test::World().rank()));
   ASSERT_TRUE(all.ok()) << all.status();
-  ASSERT_EQ(all->size(), static_cast<size_t>(communicator->size()));
-  for (int r = 0; r < communicator->size(); ++r) EXPECT_EQ((*all)[r], text(r)) << r;
+  ASSERT_EQ(all->size(), static_cast<size_t>(mpi_test::World().size()));
+  for (int r = 0; r < mpi_test::World().size(); ++r) EXPECT_EQ((*all)[r], text(r)) << r;
 }
 
 TEST(MpiCommunicatorTest, AllReduceHostSumsDoubles) {
-  const int r = communicator->rank();
-  const int ranks = communicator->size();
+  const int r = mpi_test::World().rank();
+  const int ranks = mpi_test::World().size();
   double data[3] = {1.0 * r, 0.25, -3.0 * r * r};
-  ASSERT_TRUE(communicator->AllReduceHost(data, 3).ok());
+  ASSERT_TRUE(mpi_test::World().AllReduceHost(data, 3).ok());
   double ranks_sum = 0, squares_sum = 0;
   for (int q = 0; q < ranks; ++q) ranks_sum += q, squares_sum += q * q;
   EXPECT_EQ(data[0], ranks_sum);
@@ -227,12 +221,12 @@ TEST(MpiCommunicatorTest, AllReduceHostSumsDoubles) {
 TEST(MpiCommunicatorTest, BarrierWaitsForTheLastRank) {
   // The last rank arrives 200 ms late and tells the others when it arrived (a broadcast
   // after the barrier); the others must not have left before that. Clocks of one host.
-  const int last = communicator->size() - 1;
-  if (communicator->rank() == last) absl::SleepFor(absl::Milliseconds(200));
+  const int last = mpi_test::World().size() - 1;
+  if (mpi_test::World().rank() == last) absl::SleepFor(absl::Milliseconds(200));
   float arrived = static_cast<float>(absl::ToUnixMillis(absl::Now()) % 1000000);
-  ASSERT_TRUE(communicator->Barrier().ok());
+  ASSERT_TRUE(mpi_test::World().Barrier().ok());
   const float left = static_cast<float>(absl::ToUnixMillis(absl::Now()) % 1000000);
-  ASSERT_TRUE(communicator->Broadcast(&arrived, 1, last).ok());
+  ASSERT_TRUE(mpi_test::World().Broadcast(&arrived, 1, last).ok());
   // Milliseconds modulo 1000 s: exact in a float (below 2^24). A run straddling the
   // wrap would fail; 1 in 5000 runs at most.
   EXPECT_GE(left, arrived);
@@ -240,29 +234,29 @@ TEST(MpiCommunicatorTest, BarrierWaitsForTheLastRank) {
 
 TEST(MpiCommunicatorTest, BadArgumentsAreRefusedWithoutBreakingStep) {
   float x[4] = {1, 2, 3, 4};
-  EXPECT_EQ(communicator->StartAllReduce(nullptr, 4, ReduceOp::kSum).code(),
+  EXPECT_EQ(mpi_test::World().StartAllReduce(nullptr, 4, ReduceOp::kSum).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(communicator->StartAllReduce(x, -2, ReduceOp::kSum).code(),
+  EXPECT_EQ(mpi_test::World().StartAllReduce(x, -2, ReduceOp::kSum).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(communicator->Broadcast(x, 4, communicator->size()).code(),
+  EXPECT_EQ(mpi_test::World().Broadcast(x, 4, mpi_test::World().size()).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(communicator->AllReduceHost(nullptr, 2).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(mpi_test::World().AllReduceHost(nullptr, 2).code(), absl::StatusCode::kInvalidArgument);
   // Nothing was posted: the ranks are still in step.
-  ASSERT_TRUE(communicator->AllReduce(x, 4, ReduceOp::kSum).ok());
-  EXPECT_EQ(x[3], 4.0f * communicator->size());
-  EXPECT_TRUE(communicator->AllReduce(nullptr, 0, ReduceOp::kAverage).ok());
-  EXPECT_EQ(MpiCommunicator::Create(*session, absl::ZeroDuration()).status().code(),
+  ASSERT_TRUE(mpi_test::World().AllReduce(x, 4, ReduceOp::kSum).ok());
+  EXPECT_EQ(x[3], 4.0f * mpi_test::World().size());
+  EXPECT_TRUE(mpi_test::World().AllReduce(nullptr, 0, ReduceOp::kAverage).ok());
+  EXPECT_EQ(MpiCommunicator::Create(mpi_test::Session(), absl::ZeroDuration()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 // Last, and on a communicator of its own: it leaves the ranks out of step on purpose.
 TEST(MpiDeadlineTest, ARankWaitingForAbsentPeersGivesUpAfterTheTimeout) {
-  if (communicator->size() == 1) GTEST_SKIP() << "needs a peer to be absent";
+  if (mpi_test::World().size() == 1) GTEST_SKIP() << "needs a peer to be absent";
   const absl::Duration timeout = absl::Milliseconds(300);
-  auto created = MpiCommunicator::Create(*session, timeout);
+  auto created = MpiCommunicator::Create(mpi_test::Session(), timeout);
   ASSERT_TRUE(created.ok()) << created.status();
   std::unique_ptr<MpiCommunicator> short_lived = std::move(created).value();
-  const int rank = communicator->rank();
+  const int rank = mpi_test::World().rank();
   if (rank == 0) {
     short_lived->set_step(57);
     const absl::Time start = absl::Now();
@@ -272,7 +266,7 @@ TEST(MpiDeadlineTest, ARankWaitingForAbsentPeersGivesUpAfterTheTimeout) {
                 std::string(status.message()).c_str());
     EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
     EXPECT_THAT(std::string(status.message()),
-                HasSubstr(absl::StrCat("rank 0 on host ", session->host(),
+                HasSubstr(absl::StrCat("rank 0 on host ", mpi_test::Session().host(),
                                        ": barrier #0 at step 57 did not complete within "
                                        "300ms: a rank is gone or out of step; ending the job")));
     EXPECT_GE(waited, timeout);
@@ -285,81 +279,15 @@ TEST(MpiDeadlineTest, ARankWaitingForAbsentPeersGivesUpAfterTheTimeout) {
   }
   // Back in step: after rank 0's timeout (the shared barrier), the others join the
   // barrier it abandoned, so that no collective is left in flight when MPI finalizes.
-  ASSERT_TRUE(communicator->Barrier().ok());
+  ASSERT_TRUE(mpi_test::World().Barrier().ok());
   if (rank != 0) {
     const absl::Status late = short_lived->Barrier();
     EXPECT_TRUE(late.ok()) << late;
   }
-  ASSERT_TRUE(communicator->Barrier().ok());
+  ASSERT_TRUE(mpi_test::World().Barrier().ok());
   short_lived.reset();
-  EXPECT_TRUE(communicator->Barrier().ok());
+  EXPECT_TRUE(mpi_test::World().Barrier().ok());
 }
-
-// Rank 0 keeps gtest's printer; the others print their failures only, with their rank.
-class FailurePrinter : public ::testing::EmptyTestEventListener {
- public:
-  explicit FailurePrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const ::testing::TestPartResult& result) override {
-    if (!result.failed()) return;
-    std::printf("[rank %d] %s:%d: failure\n%s\n", rank_,
-                result.file_name() ? result.file_name() : "?", result.line_number(),
-                result.summary());
-  }
-  void OnTestEnd(const ::testing::TestInfo& info) override {
-    if (info.result()->Failed()) {
-      std::printf("[rank %d] FAILED %s.%s\n", rank_, info.test_suite_name(), info.name());
-    }
-  }
-
- private:
-  int rank_;
-};
 
 }  // namespace
 }  // namespace fftrain::comm
-
-int main(int argc, char** argv) {
-  using namespace fftrain::comm;  // NOLINT: main only
-  ::testing::InitGoogleTest(&argc, argv);
-  absl::ParseCommandLine(argc, argv);
-  auto initialized = MpiSession::Init(&argc, &argv);
-  if (!initialized.ok()) {
-    std::fprintf(stderr, "MpiSession::Init: %s\n", initialized.status().ToString().c_str());
-    return 1;
-  }
-  MpiSession mpi = std::move(initialized).value();
-  session = &mpi;
-  auto created = MpiCommunicator::Create(mpi, kTimeout);
-  if (!created.ok()) {
-    std::fprintf(stderr, "MpiCommunicator::Create: %s\n", created.status().ToString().c_str());
-    mpi.Abort(1);
-  }
-  std::unique_ptr<MpiCommunicator> owned = std::move(created).value();
-  communicator = owned.get();
-
-  if (mpi.rank() != 0) {
-    ::testing::TestEventListeners& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new FailurePrinter(mpi.rank()));
-  }
-  const int mine = RUN_ALL_TESTS();
-
-  // Blocking on purpose: every rank gets here unless one hangs, and the script's timeout
-  // is there for that.
-  int worst = 0;
-  MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  int failed_ranks = 0;
-  const int failed = mine != 0;
-  MPI_Reduce(&failed, &failed_ranks, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
-  if (mpi.rank() == 0) {
-    std::printf("mpi_communicator_test: %d of %d ranks passed\n", mpi.size() - failed_ranks,
-                mpi.size());
-  }
-  owned.reset();
-  const absl::Status finalized = mpi.Finalize();
-  if (!finalized.ok()) {
-    std::fprintf(stderr, "%s\n", finalized.ToString().c_str());
-    return 1;
-  }
-  return worst != 0 ? 1 : 0;
-}
