@@ -15,10 +15,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ranks=1
+log=
 trainer_args=()
 for arg in "$@"; do
   case $arg in
     --ranks=*) ranks=${arg#--ranks=} ;;
+    --log=*) log=${arg#--log=} ;;
     *) trainer_args+=("$arg") ;;
   esac
 done
@@ -46,7 +48,7 @@ fi
 tools/setup.sh
 bazel build //trainer:train
 mkdir -p runs
-log="runs/fmnist-$(date +%Y%m%d-%H%M%S).jsonl"
+[[ -n $log ]] || log="runs/fmnist-$(date +%Y%m%d-%H%M%S).jsonl"
 
 if (( gpus > 0 )); then
   global_batch=128

@@ -278,7 +278,7 @@ void Trainer::PrintStartup() const {
     }
     const int64_t dropped = train_.count % per_step;
     if (dropped > 0) {
-      std::fprintf(log, "%d training examples a epoch are dropped: they do not fill a global "
+      std::fprintf(log, "%d training examples an epoch are dropped: they do not fill a global "
                    "batch of %d\n", static_cast<int>(dropped), static_cast<int>(per_step));
     }
     if (config.resume) {
