@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -57,6 +58,59 @@ RunResult Train(const TrainConfig& config) {
   auto parameters = (*trainer)->Parameters();
   EXPECT_TRUE(parameters.ok());
   return {history.ok() ? *history : std::vector<EpochMetrics>{}, *parameters};
+}
+
+// Writes an uncompressed IDX pair {dir}/{prefix}-images-idx3-ubyte and -labels-idx1-ubyte
+// (the names LoadFashionMnist looks for): `count` images of rows x cols pixels, labels
+// cycling through 10 classes, pixels from `salt` so that two sets can differ.
+void WriteIdxPair(const std::string& dir, const std::string& prefix, uint32_t count,
+                  uint32_t rows, uint32_t cols, int salt = 0) {
+  auto header = [](int rank, std::vector<uint32_t> dims) {
+    std::string bytes = {0, 0, 0x08, static_cast<char>(rank)};
+    for (uint32_t d : dims) {
+      for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(d >> shift));
+    }
+    return bytes;
+  };
+  std::string images = header(3, {count, rows, cols});
+  for (uint32_t i = 0; i < count * rows * cols; ++i) {
+    images.push_back(static_cast<char>((i * 37 + salt + (i / (rows * cols)) % 10 * 20) % 251));
+  }
+  std::string labels = header(1, {count});
+  for (uint32_t i = 0; i < count; ++i) labels.push_back(static_cast<char>(i % 10));
+  std::ofstream(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << images;
+  std::ofstream(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << labels;
+}
+
+std::string MakeDir(const std::string& name) {
+  const std::string dir = TempPath(name);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Issue 17, defect 1: a test set whose images have another shape than the training set's
+// (each file valid on its own) overflowed the batch buffer during evaluation. Refused at
+// start-up, naming both shapes.
+TEST(TrainingTest, RefusesATestSetOfAnotherShapeThanTheTrainingSet) {
+  const std::string dir = MakeDir("other_shape_data");
+  WriteIdxPair(dir, "train", 100, 28, 28);
+  WriteIdxPair(dir, "t10k", 30, 32, 32);
+  TrainConfig config = SmallConfig();
+  config.data_dir = dir;
+  config.train_limit = config.test_limit = 0;
+  config.epochs = 1;
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto trainer = Trainer::Create(config, **backend, comm, nullptr);
+  ASSERT_FALSE(trainer.ok()) << "a 32x32 test set was accepted for a 28x28 training set";
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(trainer.status().message()),
+              HasSubstr("the test set holds images of 1x32x32 but the training set holds "
+                        "images of 1x28x28"));
+  // The same pair with matching shapes trains.
+  WriteIdxPair(dir, "t10k", 30, 28, 28);
+  EXPECT_TRUE(Trainer::Create(config, **backend, comm, nullptr).ok());
 }
 
 TEST(TrainingTest, LearnsFashionMnistSubset) {

@@ -194,6 +194,11 @@ absl::Status Trainer::BuildNetwork() {
   NetworkOptions options;
   options.keep_spectra = config.keep_spectra;
   FFTRAIN_ASSIGN_OR_RETURN(network_, Network::Create(spec_, input, batch, backend_, options));
+  if (train_.image_elements() != network_->input_shape().elements()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the network's input has ", network_->input_shape().elements(),
+        " elements but the training examples have ", train_.image_elements()));
+  }
   if (train_.num_classes > network_->classes()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the network's last layer has ", network_->classes(), " outputs but the data set has ",
@@ -342,6 +347,15 @@ absl::Status Trainer::LoadData() {
     train_.images.resize(split);
     train_.labels.resize(c.synthetic_train);
   }
+  // Each set on its own, then the pair: the network is built for the training set's
+  // examples and the test set goes through the same batch buffers, so the shapes must
+  // agree before anything is sized from them.
+  FFTRAIN_RETURN_IF_ERROR(CheckDataset(train_, "the training set"));
+  if (test_.count > 0) {
+    FFTRAIN_RETURN_IF_ERROR(CheckDataset(test_, "the test set"));
+    FFTRAIN_RETURN_IF_ERROR(
+        CheckSameExampleShape(train_, "the training set", test_, "the test set"));
+  }
   // Statistics of the training set normalise both sets.
   const Normalization norm = ComputeNormalization(train_);
   Normalize(norm, &train_);
@@ -446,9 +460,16 @@ absl::StatusOr<std::vector<float>> Trainer::Parameters() {
 }
 
 absl::Status Trainer::LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices) {
+  if (indices.empty() || static_cast<int64_t>(indices.size()) > network_->batch()) {
+    return absl::InternalError(absl::StrCat("LoadBatch: ", indices.size(),
+                                            " examples for a batch of ", network_->batch()));
+  }
   std::vector<int64_t> padded = indices;
   padded.resize(network_->batch(), indices.back());
-  GatherBatch(data, padded, host_images_.data(), host_labels_.data());
+  // GatherBatch checks the sizes: a set whose examples are not the network's input shape
+  // is refused here rather than read past the batch buffer.
+  FFTRAIN_RETURN_IF_ERROR(GatherBatch(data, padded, absl::MakeSpan(host_images_),
+                                      absl::MakeSpan(host_labels_)));
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(host_images_.data(), network_->input(),
                                                 sizeof(float) * host_images_.size()));
   return backend_.CopyFromHost(host_labels_.data(), labels_.data(),

@@ -3,7 +3,6 @@
 #include <cstdlib>
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -181,15 +180,75 @@ std::vector<int64_t> EpochPermutation(int64_t count, uint64_t seed, int64_t epoc
   return order;
 }
 
-void GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices, float* images,
-                 int32_t* labels) {
-  const int64_t elements = data.image_elements();
-  for (size_t i = 0; i < indices.size(); ++i) {
-    const int64_t index = indices[i];
-    assert(index >= 0 && index < data.count);
-    std::copy_n(data.images.data() + index * elements, elements, images + i * elements);
-    labels[i] = data.labels[index];
+absl::Status CheckDataset(const ImageDataset& data, const std::string& what) {
+  if (data.count <= 0 || data.channels <= 0 || data.height <= 0 || data.width <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": ", data.count, " examples of ", data.channels, "x", data.height, "x",
+        data.width, "; every size must be positive"));
   }
+  int64_t elements = 0;
+  if (__builtin_mul_overflow(data.image_elements(), data.count, &elements) ||
+      static_cast<uint64_t>(elements) != data.images.size() ||
+      static_cast<uint64_t>(data.count) != data.labels.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": holds ", data.images.size(), " pixels and ", data.labels.size(),
+        " labels for ", data.count, " examples of ", data.channels, "x", data.height, "x",
+        data.width));
+  }
+  for (size_t i = 0; i < data.labels.size(); ++i) {
+    if (data.labels[i] < 0 || data.labels[i] >= data.num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": label ", i, " is ",
+                                                     data.labels[i], ", not in [0, ",
+                                                     data.num_classes, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSameExampleShape(const ImageDataset& a, const std::string& a_what,
+                                   const ImageDataset& b, const std::string& b_what) {
+  if (a.channels != b.channels || a.height != b.height || a.width != b.width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b_what, " holds images of ", b.channels, "x", b.height, "x", b.width, " but ", a_what,
+        " holds images of ", a.channels, "x", a.height, "x", a.width,
+        "; both must have the shape the network is built for"));
+  }
+  if (b.num_classes > a.num_classes) {
+    return absl::InvalidArgumentError(absl::StrCat(b_what, " has ", b.num_classes,
+                                                   " classes but ", a_what, " has ",
+                                                   a.num_classes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices,
+                         absl::Span<float> images, absl::Span<int32_t> labels) {
+  const int64_t elements = data.image_elements();
+  const uint64_t n = indices.size();
+  if (images.size() != n * static_cast<uint64_t>(elements) || labels.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GatherBatch: ", n, " examples of ", elements, " pixels need buffers of ",
+        n * static_cast<uint64_t>(elements), " pixels and ", n, " labels; got ", images.size(),
+        " and ", labels.size()));
+  }
+  if (data.images.size() < static_cast<uint64_t>(data.count) * elements ||
+      data.labels.size() < static_cast<uint64_t>(data.count)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GatherBatch: the data set holds fewer pixels or labels than its ", data.count,
+        " examples need"));
+  }
+  for (const int64_t index : indices) {
+    if (index < 0 || index >= data.count) {
+      return absl::InvalidArgumentError(absl::StrCat("GatherBatch: example index ", index,
+                                                     " is outside [0, ", data.count, ")"));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::copy_n(data.images.data() + indices[i] * elements, elements,
+                images.data() + i * elements);
+    labels[i] = data.labels[indices[i]];
+  }
+  return absl::OkStatus();
 }
 
 std::string DefaultFashionMnistDir() {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "trainer/data/idx_reader.h"
@@ -57,10 +58,20 @@ void Normalize(const Normalization& norm, ImageDataset* data);
 // count <= 0 gives an empty order.
 std::vector<int64_t> EpochPermutation(int64_t count, uint64_t seed, int64_t epoch);
 
-// Copies the examples at `indices` into contiguous host buffers (images: indices.size() *
-// image_elements() floats, labels: indices.size()). Every index must be in [0, count).
-void GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices, float* images,
-                 int32_t* labels);
+// OK when `data` is what its sizes say: positive shape, count * image_elements() floats,
+// count labels each in [0, num_classes). InvalidArgument naming `what` otherwise.
+absl::Status CheckDataset(const ImageDataset& data, const std::string& what);
+
+// OK when examples of `a` and `b` can go through one network: the same channels, height and
+// width, and `b`'s classes within `a`'s. InvalidArgument naming both and the difference.
+absl::Status CheckSameExampleShape(const ImageDataset& a, const std::string& a_what,
+                                   const ImageDataset& b, const std::string& b_what);
+
+// Copies the examples at `indices` into contiguous host buffers: `images` must hold exactly
+// indices.size() * image_elements() floats and `labels` indices.size() ints. InvalidArgument
+// (nothing copied) for buffers of another size or an index outside [0, count).
+absl::Status GatherBatch(const ImageDataset& data, absl::Span<const int64_t> indices,
+                         absl::Span<float> images, absl::Span<int32_t> labels);
 
 }  // namespace fftrain::trainer
 

@@ -289,7 +289,7 @@ TEST(GatherBatchTest, CopiesTheChosenExamples) {
   const std::vector<int64_t> indices = {4, 0, 4, 5};
   std::vector<float> images(indices.size() * elements, -1.f);
   std::vector<int32_t> labels(indices.size(), -1);
-  GatherBatch(data, indices, images.data(), labels.data());
+  ASSERT_TRUE(GatherBatch(data, indices, absl::MakeSpan(images), absl::MakeSpan(labels)).ok());
   for (size_t i = 0; i < indices.size(); ++i) {
     EXPECT_EQ(labels[i], data.labels[indices[i]]) << "slot " << i;
     for (int64_t e = 0; e < elements; ++e) {
@@ -297,7 +297,46 @@ TEST(GatherBatchTest, CopiesTheChosenExamples) {
           << "slot " << i << " element " << e;
     }
   }
-  GatherBatch(data, {}, nullptr, nullptr);  // An empty batch touches nothing.
+  EXPECT_TRUE(GatherBatch(data, {}, {}, {}).ok());  // An empty batch touches nothing.
+}
+
+// The batch gather is where a test set of another shape than the network's input ran off
+// the end of the batch buffer (issue 17, defect 1): every size is now checked first.
+TEST(GatherBatchTest, RefusesBuffersOfAnotherSizeAndIndicesOutOfRange) {
+  absl::StatusOr<ImageDataset> made = MakeSyntheticDataset(6, 1, 4, 4, 3, 9);
+  ASSERT_TRUE(made.ok()) << made.status();
+  const std::vector<int64_t> two = {0, 5};
+  std::vector<float> small(2 * 3 * 3);  // a batch buffer for 3x3 images
+  std::vector<int32_t> labels(2);
+  const absl::Status shape = GatherBatch(*made, two, absl::MakeSpan(small), absl::MakeSpan(labels));
+  EXPECT_EQ(shape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(shape.message()), HasSubstr("need buffers of 32 pixels"));
+  std::vector<float> images(2 * 16);
+  const std::vector<int64_t> outside = {0, 6};
+  EXPECT_THAT(std::string(GatherBatch(*made, outside, absl::MakeSpan(images),
+                                      absl::MakeSpan(labels)).message()),
+              HasSubstr("example index 6 is outside [0, 6)"));
+}
+
+TEST(CheckDatasetTest, RefusesInconsistentSetsAndShapesThatDiffer) {
+  absl::StatusOr<ImageDataset> made = MakeSyntheticDataset(6, 1, 4, 4, 3, 9);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_TRUE(CheckDataset(*made, "set").ok());
+  ImageDataset short_images = *made;
+  short_images.images.pop_back();
+  EXPECT_THAT(std::string(CheckDataset(short_images, "set").message()),
+              HasSubstr("holds 95 pixels and 6 labels for 6 examples of 1x4x4"));
+  ImageDataset bad_label = *made;
+  bad_label.labels[2] = 3;
+  EXPECT_THAT(std::string(CheckDataset(bad_label, "set").message()),
+              HasSubstr("label 2 is 3, not in [0, 3)"));
+  absl::StatusOr<ImageDataset> other = MakeSyntheticDataset(6, 1, 5, 4, 3, 9);
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(std::string(CheckSameExampleShape(*made, "the training set", *other,
+                                                "the test set").message()),
+              HasSubstr("the test set holds images of 1x5x4 but the training set holds "
+                        "images of 1x4x4"));
+  EXPECT_TRUE(CheckSameExampleShape(*made, "a", *made, "b").ok());
 }
 
 }  // namespace
