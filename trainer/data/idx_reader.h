@@ -22,7 +22,9 @@ struct ImageDataset {
 // Reads a whole file, gunzipping it when it starts with the gzip magic (1f 8b), else raw.
 // A gzip stream must end cleanly (end marker, matching CRC and length): a truncated or
 // corrupt one is DataLoss. Several gzip members in a row are decompressed one after another,
-// as gzip itself does; anything else after the last member is DataLoss.
+// as gzip itself does; anything else after the last member is DataLoss. Only regular files
+// are read: a directory, FIFO or device (/dev/zero) is InvalidArgument at once, without
+// blocking or reading. ResourceExhausted when the content outgrows the available memory.
 absl::StatusOr<std::string> ReadMaybeGzipped(const std::string& path);
 
 // An IDX pair (MNIST format): images idx3 (magic 0x00000803, u8 pixels, dims count x rows x
@@ -30,6 +32,11 @@ absl::StatusOr<std::string> ReadMaybeGzipped(const std::string& path);
 // (value / 255), channels = 1. `limit` > 0 keeps the first `limit` examples (limit larger
 // than the file -> all, no error); `limit` <= 0 keeps all. Every label in the file is
 // checked against `num_classes`, kept or not, so a damaged file fails whatever the limit.
+// Both headers are read and checked first (regular files, magic, dimensions, equal counts,
+// an uncompressed file's size against the promise, and the kept data against the memory
+// available: ResourceExhausted), before any buffer is sized from them. Payloads are then
+// read in pieces, and reading stops at what the header promises: more content is DataLoss
+// after at most 1 MiB of it, so a gzip bomb never inflates beyond its header's promise.
 absl::StatusOr<ImageDataset> ReadIdxPair(const std::string& images_path,
                                          const std::string& labels_path, int32_t num_classes,
                                          int64_t limit);

@@ -1,5 +1,10 @@
 #include "trainer/data/idx_reader.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -319,6 +324,100 @@ TEST(ReadIdxPairTest, NonPositiveNumClasses) {
   const absl::Status status = ReadIdxPair(GoodImagesPath(), GoodLabelsPath(), 0, 0).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(status.message(), HasSubstr("num_classes must be >= 1, got 0"));
+}
+
+// Issue 17, defect 3: what is not a regular file is refused when opened. /dev/zero was read
+// without end, and a FIFO blocked forever.
+TEST(ReadIdxPairTest, NonRegularFilesAreRefusedAtOnce) {
+  const std::string fifo = TempPath("a-fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& path : {std::string("/dev/zero"), fifo, TempPath("")}) {
+    absl::Status status = ReadIdxPair(path, GoodLabelsPath(), 3, 0).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(), AllOf(HasSubstr("images file '" + path + "'"),
+                                        HasSubstr("not a regular file")));
+    status = ReadIdxPair(GoodImagesPath(), path, 3, 0).status();
+    EXPECT_THAT(status.message(), AllOf(HasSubstr("labels file '" + path + "'"),
+                                        HasSubstr("not a regular file")));
+    EXPECT_THAT(ReadMaybeGzipped(path).status().message(), HasSubstr("not a regular file"));
+  }
+  EXPECT_THAT(ReadMaybeGzipped("/dev/zero").status().message(),
+              HasSubstr("it is a character device"));
+  EXPECT_THAT(ReadMaybeGzipped(fifo).status().message(), HasSubstr("it is a FIFO"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A gzip stream of `content` followed by `zeros` zero bytes, deflated piece by piece so
+// that the test never holds the inflated size.
+std::string GzipBomb(const std::string& content, size_t zeros) {
+  z_stream stream = {};
+  EXPECT_EQ(deflateInit2(&stream, 1, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out;
+  std::vector<unsigned char> buffer(1 << 16);
+  const std::vector<unsigned char> zero_piece(1 << 20, 0);
+  auto feed = [&](const unsigned char* data, size_t n, int flush) {
+    stream.next_in = const_cast<unsigned char*>(data);
+    stream.avail_in = static_cast<uInt>(n);
+    do {
+      stream.next_out = buffer.data();
+      stream.avail_out = static_cast<uInt>(buffer.size());
+      deflate(&stream, flush);
+      out.append(reinterpret_cast<char*>(buffer.data()), buffer.size() - stream.avail_out);
+    } while (stream.avail_out == 0);
+  };
+  feed(reinterpret_cast<const unsigned char*>(content.data()), content.size(), Z_NO_FLUSH);
+  for (size_t left = zeros; left > 0;) {
+    const size_t n = std::min(left, zero_piece.size());
+    feed(zero_piece.data(), n, Z_NO_FLUSH);
+    left -= n;
+  }
+  feed(nullptr, 0, Z_FINISH);
+  deflateEnd(&stream);
+  return out;
+}
+
+int64_t PeakResidentKiB() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Issue 17, defect 3: the gzip reader inflated a whole stream before comparing it with the
+// header (a 4 MB bomb reached 8 GB). Reading now stops at what the header promises: 512 MiB
+// of zeros after a valid 3-image file cost at most a few MiB and are refused.
+TEST(ReadIdxPairTest, GzipBombStopsAtTheHeadersPromise) {
+  const std::string path = TempPath("bomb-images.gz");
+  WriteRaw(path, GzipBomb(GoodImages(), size_t{512} << 20));
+  const int64_t before = PeakResidentKiB();
+  const absl::Status status = ReadIdxPair(path, GoodLabelsPath(), 3, 0).status();
+  const int64_t grown_mib = (PeakResidentKiB() - before) >> 10;
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images file '" + path + "'"),
+                    HasSubstr("more than 1048576 extra trailing bytes after the 24 data bytes")));
+  EXPECT_LT(grown_mib, 64) << "reading the bomb took " << grown_mib << " MiB";
+}
+
+// A header that promises more than the machine holds is refused before anything is
+// inflated or allocated (ResourceExhausted), however the stream goes on.
+TEST(ReadIdxPairTest, HeaderPromisingMoreThanMemoryIsRefusedBeforeReading) {
+  const std::string header = IdxBytes(kUnsignedByte, {0xFFFFFFu, 0xFFFFu, 0xFFFFu}, {});
+  const std::string path = TempPath("huge-images.gz");
+  WriteRaw(path, GzipBomb(header, size_t{256} << 20));
+  const std::string labels = TempPath("huge-labels.gz");  // gzipped: its size is unknown
+  WriteRaw(labels, GzipBomb(IdxBytes(kUnsignedByte, {0xFFFFFFu}, {}), 0));
+  const int64_t before = PeakResidentKiB();
+  const absl::Status status = ReadIdxPair(path, labels, 3, 0).status();
+  const int64_t grown_mib = (PeakResidentKiB() - before) >> 10;
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("images file '" + path + "'"),
+                                      HasSubstr("of memory, more than the")));
+  EXPECT_LT(grown_mib, 64) << "refusing the header took " << grown_mib << " MiB";
+  // A raw file is compared with its header before its payload is read.
+  WriteRaw(path, GoodImages() + std::string(1 << 20, '\0'));
+  EXPECT_THAT(ReadIdxPair(path, GoodLabelsPath(), 3, 0).status().message(),
+              HasSubstr("1048576 extra trailing bytes after the 24 data bytes"));
 }
 
 }  // namespace
