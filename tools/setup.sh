@@ -22,6 +22,8 @@ packages=(
   zlib1g-dev
   dataset-fashion-mnist   # the trainer's default data set
   python3-matplotlib      # tools/plot.sh
+  clang-14 libclang-rt-14-dev   # tools/fuzz.sh: clang, libFuzzer, ASan/UBSan runtimes
+  llvm-14                       # llvm-symbolizer, for readable fuzzer reports
 )
 
 missing=()

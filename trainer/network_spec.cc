@@ -13,8 +13,20 @@
 namespace fftrain::trainer {
 namespace {
 
-// Largest size any one number in a spec may have; keeps shape products far from overflow.
+// Largest size any one number in a spec may have.
 constexpr int64_t kMaxSpecNumber = 1 << 20;
+// Most values one example's tensor may have between layers (2^40, 4 TiB of floats): far
+// beyond any machine, and far enough below 2^63 that sizes in bytes for a whole batch
+// cannot overflow. Padding grows a map by up to 2^21 a layer, so without this bound a
+// few padded layers overflow c * h * w (found by fuzz/network_spec_fuzzer).
+constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
+
+// Whether c * h * w neither overflows nor exceeds kMaxTensorElements.
+bool FitsTensorLimit(const TensorShape& s) {
+  int64_t ch = 0, chw = 0;
+  return !__builtin_mul_overflow(s.c, s.h, &ch) && !__builtin_mul_overflow(ch, s.w, &chw) &&
+         chw <= kMaxTensorElements;
+}
 
 absl::Status LayerError(const LayerSpec& layer, absl::string_view reason) {
   return absl::InvalidArgumentError(
@@ -130,6 +142,10 @@ absl::StatusOr<std::vector<TensorShape>> ChainShapes(const NetworkSpec& spec,
     return absl::InvalidArgumentError(absl::StrCat("network input shape ", input.c, "x", input.h,
                                                    "x", input.w, " is not positive"));
   }
+  if (!FitsTensorLimit(input)) {
+    return absl::InvalidArgumentError(absl::StrCat("network input shape ", input.c, "x", input.h,
+                                                   "x", input.w, " has more than 2^40 values"));
+  }
   std::vector<TensorShape> shapes;
   TensorShape shape = input;
   bool flat = false;  // after a fully connected layer
@@ -168,6 +184,10 @@ absl::StatusOr<std::vector<TensorShape>> ChainShapes(const NetworkSpec& spec,
         shape = {layer.outputs, 1, 1};
         flat = true;
         break;
+    }
+    if (!FitsTensorLimit(shape)) {
+      return LayerError(layer, absl::StrCat("its output ", shape.c, "x", shape.h, "x", shape.w,
+                                            " (input ", in, ") has more than 2^40 values"));
     }
     shapes.push_back(shape);
   }

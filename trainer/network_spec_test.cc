@@ -83,6 +83,16 @@ TEST(NetworkSpecTest, RefusesShapesThatDoNotChain) {
       {"pool2,pool2,pool2,fc10", {1, 5, 5}, "layer 3 'pool2': pooling window 2x2 does not fit its input 1x1x1"},
       {"fc10,conv1x2,fc3", {1, 3, 3}, "layer 2 'conv1x2': a convolution cannot follow"},
       {"fc10,pool1,fc3", {1, 3, 3}, "layer 2 'pool1': pooling cannot follow"},
+      // Found by fuzz/network_spec_fuzzer: padding grows each map by 2 * 999999, and the
+      // second layer's 999999 x ~4e6 x ~4e6 values overflowed int64 (UBSan) in c * h * w.
+      {"conv1x999999p999999,conv1x999999p999999,fc10", {1, 28, 28},
+       "layer 1 'conv1x999999p999999': its output 999999x2000026x2000026 (input 1x28x28) has "
+       "more than 2^40 values"},
+      {"conv1x1p300000,relu,conv1x1p300000,fc10", {1, 1, 1},
+       "layer 3 'conv1x1p300000': its output 1x1200001x1200001 (input 1x600001x600001) has "
+       "more than 2^40 values"},
+      {"fc10", {1, int64_t{1} << 32, int64_t{1} << 32}, "network input shape 1x4294967296x"
+       "4294967296 has more than 2^40 values"},
   };
   for (const auto& c : cases) {
     auto spec = ParseNetworkSpec(c.spec);

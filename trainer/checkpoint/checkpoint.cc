@@ -429,8 +429,12 @@ absl::Status WriteCheckpoint(const std::string& path, const TrainingState& state
 
 absl::StatusOr<TrainingState> ReadCheckpoint(const std::string& path) {
   FFTRAIN_ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(path));
-  FFTRAIN_ASSIGN_OR_RETURN(const std::vector<Section> sections, ParseSections(path, data));
-  const std::string where = absl::StrCat("checkpoint ", path, ": ");
+  return ParseCheckpoint(data, path);
+}
+
+absl::StatusOr<TrainingState> ParseCheckpoint(absl::string_view data, const std::string& source) {
+  FFTRAIN_ASSIGN_OR_RETURN(const std::vector<Section> sections, ParseSections(source, data));
+  const std::string where = absl::StrCat("checkpoint ", source, ": ");
   const uint32_t count = static_cast<uint32_t>(sections.size());
 
   std::optional<Section> found[kNumRequired];

@@ -37,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace fftrain::trainer {
 
@@ -75,6 +76,11 @@ absl::Status WriteCheckpoint(const std::string& path, const TrainingState& state
 // missing or duplicate section, inconsistent sizes, trailing bytes), or the system's
 // reason for a file that cannot be read.
 absl::StatusOr<TrainingState> ReadCheckpoint(const std::string& path);
+
+// The checks of ReadCheckpoint on bytes already in memory (ReadCheckpoint reads the file
+// and calls this). `source` names the bytes in errors, as the path does there.
+absl::StatusOr<TrainingState> ParseCheckpoint(absl::string_view data,
+                                              const std::string& source = "(in memory)");
 
 }  // namespace fftrain::trainer
 

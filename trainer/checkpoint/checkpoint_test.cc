@@ -165,6 +165,23 @@ TEST(CheckpointTest, RoundTripIsBitwiseExact) {
   ExpectBitwiseEqual(state, *read);
 }
 
+// ParseCheckpoint (what the fuzzer drives) is ReadCheckpoint without the file.
+TEST(CheckpointTest, ParseCheckpointReadsBytesInMemory) {
+  const std::string path = TestDir() + "/a.ckpt";
+  const TrainingState state = SmallState();
+  ASSERT_TRUE(WriteCheckpoint(path, state).ok());
+  const std::string bytes = ReadBytes(path);
+  absl::StatusOr<TrainingState> parsed = ParseCheckpoint(bytes);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ExpectBitwiseEqual(state, *parsed);
+
+  absl::Status cut = ParseCheckpoint(bytes.substr(0, bytes.size() - 1), "cut bytes").status();
+  EXPECT_EQ(cut.code(), absl::StatusCode::kDataLoss) << cut;
+  EXPECT_THAT(std::string(cut.message()), HasSubstr("checkpoint cut bytes: truncated"));
+  EXPECT_THAT(std::string(ParseCheckpoint("not a checkpoint").status().message()),
+              HasSubstr("checkpoint (in memory): not a checkpoint"));
+}
+
 // Signalling and negative NaNs with payloads survive too: the codec moves bits, never
 // float values, which could quieten them.
 TEST(CheckpointTest, RoundTripOfOddNaNsAndEmptyFields) {
