@@ -1,6 +1,5 @@
 #include "base/cuda/cuda_resources.h"
 
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -52,50 +51,30 @@ absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
         bytes, bytes / double(1 << 30), cudaGetErrorString(error),
         free_bytes / double(1 << 30), total_bytes / double(1 << 30), ProcessIdentitySuffix()));
   }
-  return DeviceBuffer(data, bytes);
-}
-
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    data_ = std::exchange(other.data_, nullptr);
-    bytes_ = std::exchange(other.bytes_, 0);
-  }
-  return *this;
-}
-
-DeviceBuffer::~DeviceBuffer() { Reset(); }
-
-void DeviceBuffer::Reset() {
-  if (data_ != nullptr) cudaFree(data_);
-  data_ = nullptr;
-  bytes_ = 0;
+  return DeviceBuffer(cuda_internal::DeviceMemory{data, bytes});
 }
 
 absl::Status DeviceBuffer::CopyFromHost(const void* host, size_t bytes) {
-  if (bytes > bytes_) {
+  if (bytes > this->bytes()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("CopyFromHost: ", bytes, " bytes into a buffer of ", bytes_));
+        absl::StrCat("CopyFromHost: ", bytes, " bytes into a buffer of ", this->bytes()));
   }
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpy(data_, host, bytes, cudaMemcpyHostToDevice));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpy(data(), host, bytes, cudaMemcpyHostToDevice));
   return absl::OkStatus();
 }
 
 absl::Status DeviceBuffer::CopyToHost(void* host, size_t bytes) const {
-  if (bytes > bytes_) {
+  if (bytes > this->bytes()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("CopyToHost: ", bytes, " bytes from a buffer of ", bytes_));
+        absl::StrCat("CopyToHost: ", bytes, " bytes from a buffer of ", this->bytes()));
   }
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpy(host, data_, bytes, cudaMemcpyDeviceToHost));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpy(host, data(), bytes, cudaMemcpyDeviceToHost));
   return absl::OkStatus();
 }
 
 absl::Status DeviceBuffer::Fill(int value, CudaStreamHandle stream) {
-  if (bytes_ == 0) return absl::OkStatus();
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(data_, value, bytes_, stream));
+  if (bytes() == 0) return absl::OkStatus();
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(data(), value, bytes(), stream));
   return absl::OkStatus();
 }
 
@@ -107,26 +86,8 @@ absl::StatusOr<CudaStream> CudaStream::Create() {
   return CudaStream(stream);
 }
 
-CudaStream::CudaStream(CudaStream&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)) {}
-
-CudaStream& CudaStream::operator=(CudaStream&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    stream_ = std::exchange(other.stream_, nullptr);
-  }
-  return *this;
-}
-
-CudaStream::~CudaStream() { Reset(); }
-
-void CudaStream::Reset() {
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
-  stream_ = nullptr;
-}
-
 absl::Status CudaStream::Synchronize() const {
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(get()));
   return absl::OkStatus();
 }
 
@@ -144,36 +105,18 @@ absl::StatusOr<CudaEvent> CudaEvent::CreateWithoutTiming() {
   return CudaEvent(event);
 }
 
-CudaEvent::CudaEvent(CudaEvent&& other) noexcept
-    : event_(std::exchange(other.event_, nullptr)) {}
-
-CudaEvent& CudaEvent::operator=(CudaEvent&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    event_ = std::exchange(other.event_, nullptr);
-  }
-  return *this;
-}
-
-CudaEvent::~CudaEvent() { Reset(); }
-
-void CudaEvent::Reset() {
-  if (event_ != nullptr) cudaEventDestroy(event_);
-  event_ = nullptr;
-}
-
 absl::Status CudaEvent::Record(CudaStreamHandle stream) {
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventRecord(event_, stream));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventRecord(get(), stream));
   return absl::OkStatus();
 }
 
 absl::Status CudaEvent::Synchronize() const {
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(event_));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(get()));
   return absl::OkStatus();
 }
 
 absl::StatusOr<bool> CudaEvent::IsComplete() const {
-  const cudaError_t error = cudaEventQuery(event_);
+  const cudaError_t error = cudaEventQuery(get());
   if (error == cudaErrorNotReady) {
     // Not a failure, but the runtime may keep it as this thread's last error, where a
     // later launch check (cudaGetLastError) would take it for its own.
@@ -186,7 +129,7 @@ absl::StatusOr<bool> CudaEvent::IsComplete() const {
 
 absl::StatusOr<float> CudaEvent::MillisecondsSince(const CudaEvent& start) const {
   float ms = 0;
-  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, start.event_, event_));
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, start.get(), get()));
   return ms;
 }
 
@@ -198,25 +141,6 @@ absl::StatusOr<CufftPlan> CufftPlan::Create() {
   return CufftPlan(handle);
 }
 
-CufftPlan::CufftPlan(CufftPlan&& other) noexcept
-    : handle_(other.handle_), valid_(std::exchange(other.valid_, false)) {}
-
-CufftPlan& CufftPlan::operator=(CufftPlan&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    handle_ = other.handle_;
-    valid_ = std::exchange(other.valid_, false);
-  }
-  return *this;
-}
-
-CufftPlan::~CufftPlan() { Reset(); }
-
-void CufftPlan::Reset() {
-  if (valid_) cufftDestroy(handle_);
-  valid_ = false;
-}
-
 // --- CublasHandle ---
 
 absl::StatusOr<CublasHandle> CublasHandle::Create() {
@@ -225,22 +149,18 @@ absl::StatusOr<CublasHandle> CublasHandle::Create() {
   return CublasHandle(handle);
 }
 
-CublasHandle::CublasHandle(CublasHandle&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)) {}
+// --- Releases ---
 
-CublasHandle& CublasHandle::operator=(CublasHandle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
+namespace cuda_internal {
+
+void DeviceMemoryTraits::Release(const DeviceMemory& memory) noexcept {
+  if (memory.data != nullptr) cudaFree(memory.data);
 }
+void StreamTraits::Release(CudaStreamHandle stream) noexcept { cudaStreamDestroy(stream); }
+void EventTraits::Release(CUevent_st* event) noexcept { cudaEventDestroy(event); }
+void CufftPlanTraits::Release(int handle) noexcept { cufftDestroy(handle); }
+void CublasTraits::Release(cublasContext* handle) noexcept { cublasDestroy(handle); }
 
-CublasHandle::~CublasHandle() { Reset(); }
-
-void CublasHandle::Reset() {
-  if (handle_ != nullptr) cublasDestroy(handle_);
-  handle_ = nullptr;
-}
+}  // namespace cuda_internal
 
 }  // namespace fftrain::base

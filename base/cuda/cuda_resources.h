@@ -1,12 +1,14 @@
 // Move-only owners of CUDA resources: device memory, streams, events, cuFFT plans and
-// cuBLAS handles. Each is made by a factory returning StatusOr; destructors release and
-// never throw. The header is plain C++: CUDA's types are only forward-declared. Shared by
-// fftconv, comm and the trainer, hence in base.
+// cuBLAS handles, each a CudaOwner (one template for the moves and the release) plus what
+// the resource does. Each is made by a factory returning StatusOr; destructors release
+// and never throw. The header is plain C++: CUDA's types are only forward-declared.
+// Shared by fftconv, comm and the trainer, hence in base.
 #ifndef FFTRAIN_BASE_CUDA_CUDA_RESOURCES_H_
 #define FFTRAIN_BASE_CUDA_CUDA_RESOURCES_H_
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,23 +30,89 @@ int CudaDeviceCount(std::string* why_none = nullptr);
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)" for the current device.
 absl::StatusOr<std::string> CurrentDeviceDescription();
 
+// One move-only owner for every kind of CUDA resource: it holds a handle, releases it
+// with Traits::Release (which never throws) when destroyed or assigned over, and hands it
+// on when moved, leaving the source empty. Traits gives the handle's type (a pointer, an
+// int for cuFFT, or a small struct) and its release; an owner made empty holds a
+// value-initialised handle and releases nothing, so a handle that may be 0 (cuFFT's)
+// needs no sentinel.
+template <typename Traits>
+class CudaOwner {
+ public:
+  using Handle = typename Traits::Handle;
+
+  CudaOwner() = default;
+  explicit CudaOwner(Handle handle) : handle_(handle), owned_(true) {}
+  CudaOwner(CudaOwner&& other) noexcept
+      : handle_(std::exchange(other.handle_, Handle{})),
+        owned_(std::exchange(other.owned_, false)) {}
+  CudaOwner& operator=(CudaOwner&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      handle_ = std::exchange(other.handle_, Handle{});
+      owned_ = std::exchange(other.owned_, false);
+    }
+    return *this;
+  }
+  CudaOwner(const CudaOwner&) = delete;
+  CudaOwner& operator=(const CudaOwner&) = delete;
+  ~CudaOwner() { Reset(); }
+
+  const Handle& get() const { return handle_; }
+
+ private:
+  void Reset() noexcept {
+    if (owned_) Traits::Release(handle_);
+    handle_ = Handle{};
+    owned_ = false;
+  }
+
+  Handle handle_{};
+  bool owned_ = false;
+};
+
+// The releases, defined where the CUDA headers are (cuda_resources.cc).
+namespace cuda_internal {
+struct DeviceMemory {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+struct DeviceMemoryTraits {
+  using Handle = DeviceMemory;
+  static void Release(const DeviceMemory& memory) noexcept;  // cudaFree
+};
+struct StreamTraits {
+  using Handle = CudaStreamHandle;
+  static void Release(CudaStreamHandle stream) noexcept;  // cudaStreamDestroy
+};
+struct EventTraits {
+  using Handle = CUevent_st*;
+  static void Release(CUevent_st* event) noexcept;  // cudaEventDestroy
+};
+struct CufftPlanTraits {
+  using Handle = int;  // cufftHandle
+  static void Release(int handle) noexcept;  // cufftDestroy
+};
+struct CublasTraits {
+  using Handle = cublasContext*;
+  static void Release(cublasContext* handle) noexcept;  // cublasDestroy
+};
+}  // namespace cuda_internal
+
+// The owners below add what each resource does to CudaOwner, which makes them move-only.
+
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   // ResourceExhausted naming the bytes asked for and the bytes free on failure.
   static absl::StatusOr<DeviceBuffer> Allocate(size_t bytes);
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer();
 
-  void* data() const { return data_; }
-  size_t bytes() const { return bytes_; }
-  MemorySpan span() const { return {data_, bytes_}; }
+  void* data() const { return memory_.get().data; }
+  size_t bytes() const { return memory_.get().bytes; }
+  MemorySpan span() const { return {data(), bytes()}; }
   template <typename T>
   T* as() const {
-    return static_cast<T*>(data_);
+    return static_cast<T*>(data());
   }
 
   // Synchronous copies of the first `bytes` bytes (setup and tests, not hot paths).
@@ -54,29 +122,21 @@ class DeviceBuffer {
   absl::Status Fill(int value, CudaStreamHandle stream);
 
  private:
-  DeviceBuffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
-  void Reset();
-  void* data_ = nullptr;
-  size_t bytes_ = 0;
+  explicit DeviceBuffer(cuda_internal::DeviceMemory memory) : memory_(memory) {}
+  CudaOwner<cuda_internal::DeviceMemoryTraits> memory_;
 };
 
 class CudaStream {
  public:
   static absl::StatusOr<CudaStream> Create();
-  CudaStream(CudaStream&& other) noexcept;
-  CudaStream& operator=(CudaStream&& other) noexcept;
-  CudaStream(const CudaStream&) = delete;
-  CudaStream& operator=(const CudaStream&) = delete;
-  ~CudaStream();
 
-  CudaStreamHandle get() const { return stream_; }
+  CudaStreamHandle get() const { return stream_.get(); }
   // Waits for the stream's work; also reports any asynchronous error of it.
   absl::Status Synchronize() const;
 
  private:
   explicit CudaStream(CudaStreamHandle stream) : stream_(stream) {}
-  void Reset();
-  CudaStreamHandle stream_ = nullptr;
+  CudaOwner<cuda_internal::StreamTraits> stream_;
 };
 
 class CudaEvent {
@@ -85,13 +145,8 @@ class CudaEvent {
   // An event for ordering only (cudaEventDisableTiming): cheaper to record and wait on,
   // and MillisecondsSince refuses it.
   static absl::StatusOr<CudaEvent> CreateWithoutTiming();
-  CudaEvent(CudaEvent&& other) noexcept;
-  CudaEvent& operator=(CudaEvent&& other) noexcept;
-  CudaEvent(const CudaEvent&) = delete;
-  CudaEvent& operator=(const CudaEvent&) = delete;
-  ~CudaEvent();
 
-  CUevent_st* get() const { return event_; }
+  CUevent_st* get() const { return event_.get(); }
 
   absl::Status Record(CudaStreamHandle stream);
   absl::Status Synchronize() const;
@@ -103,8 +158,7 @@ class CudaEvent {
 
  private:
   explicit CudaEvent(CUevent_st* event) : event_(event) {}
-  void Reset();
-  CUevent_st* event_ = nullptr;
+  CudaOwner<cuda_internal::EventTraits> event_;
 };
 
 // A cuFFT plan handle (cufftHandle is an int).
@@ -112,37 +166,24 @@ class CufftPlan {
  public:
   CufftPlan() = default;
   static absl::StatusOr<CufftPlan> Create();
-  CufftPlan(CufftPlan&& other) noexcept;
-  CufftPlan& operator=(CufftPlan&& other) noexcept;
-  CufftPlan(const CufftPlan&) = delete;
-  CufftPlan& operator=(const CufftPlan&) = delete;
-  ~CufftPlan();
 
-  int get() const { return handle_; }
+  int get() const { return handle_.get(); }
 
  private:
-  explicit CufftPlan(int handle) : handle_(handle), valid_(true) {}
-  void Reset();
-  int handle_ = 0;
-  bool valid_ = false;
+  explicit CufftPlan(int handle) : handle_(handle) {}
+  CudaOwner<cuda_internal::CufftPlanTraits> handle_;
 };
 
 class CublasHandle {
  public:
   CublasHandle() = default;
   static absl::StatusOr<CublasHandle> Create();
-  CublasHandle(CublasHandle&& other) noexcept;
-  CublasHandle& operator=(CublasHandle&& other) noexcept;
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  ~CublasHandle();
 
-  cublasContext* get() const { return handle_; }
+  cublasContext* get() const { return handle_.get(); }
 
  private:
   explicit CublasHandle(cublasContext* handle) : handle_(handle) {}
-  void Reset();
-  cublasContext* handle_ = nullptr;
+  CudaOwner<cuda_internal::CublasTraits> handle_;
 };
 
 }  // namespace fftrain::base
