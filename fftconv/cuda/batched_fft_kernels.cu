@@ -386,38 +386,46 @@ cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w) {
   return cudaSuccess;
 }
 
-cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
-                                            int64_t cols, int64_t top, int64_t left,
-                                            int64_t fft_h, int64_t fft_w, bool map_major,
-                                            float2* spectrum, cudaStream_t stream) {
-  if (!BatchedFftSupports(fft_h, fft_w) || maps <= 0) return cudaErrorInvalidValue;
-  const int per_block = MapsPerBlock(fft_h, fft_w);
-  const int64_t blocks = (maps + per_block - 1) / per_block;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  kForwardKernels[KernelIndex(fft_h, fft_w)]<<<static_cast<unsigned>(blocks),
-                                               ThreadsFor(fft_h, fft_w),
-                                               SharedBytes(fft_h, fft_w), stream>>>(
-      maps_in, maps, static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(top),
-      static_cast<int>(left), Log2(fft_h), Log2(fft_w), per_block, map_major, spectrum);
+namespace {
+
+// The grid of a launch over the batch: false where the kernels do not take it.
+bool GridFor(const MapBatch& b, int* per_block, unsigned* blocks) {
+  if (!BatchedFftSupports(b.fft_h, b.fft_w) || b.maps <= 0) return false;
+  *per_block = MapsPerBlock(b.fft_h, b.fft_w);
+  const int64_t count = (b.maps + *per_block - 1) / *per_block;
+  if (count > 0x7fffffff) return false;
+  *blocks = static_cast<unsigned>(count);
+  return true;
+}
+
+}  // namespace
+
+cudaError_t LaunchBatchedRealToHalfSpectrum(const RealToHalfSpectrumParams& p,
+                                            cudaStream_t stream) {
+  const MapBatch& b = p.batch;
+  int per_block = 0;
+  unsigned blocks = 0;
+  if (!GridFor(b, &per_block, &blocks)) return cudaErrorInvalidValue;
+  kForwardKernels[KernelIndex(b.fft_h, b.fft_w)]<<<blocks, ThreadsFor(b.fft_h, b.fft_w),
+                                                   SharedBytes(b.fft_h, b.fft_w), stream>>>(
+      p.maps_in, b.maps, static_cast<int>(b.window.rows), static_cast<int>(b.window.cols),
+      static_cast<int>(b.window.top), static_cast<int>(b.window.left), Log2(b.fft_h),
+      Log2(b.fft_w), per_block, p.order == SpectrumOrder::kMapMajor, p.spectrum);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchBatchedHalfSpectrumToReal(const float2* spectrum, int64_t maps,
-                                            int64_t fft_h, int64_t fft_w, bool map_major,
-                                            int64_t rows, int64_t cols, int64_t top,
-                                            int64_t left, float scale, const float* bias,
-                                            int64_t bias_period, int64_t bias_phase,
-                                            float* maps_out, cudaStream_t stream) {
-  if (!BatchedFftSupports(fft_h, fft_w) || maps <= 0) return cudaErrorInvalidValue;
-  const int per_block = MapsPerBlock(fft_h, fft_w);
-  const int64_t blocks = (maps + per_block - 1) / per_block;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  kInverseKernels[KernelIndex(fft_h, fft_w)]<<<static_cast<unsigned>(blocks),
-                                               ThreadsFor(fft_h, fft_w),
-                                               SharedBytes(fft_h, fft_w), stream>>>(
-      spectrum, maps, Log2(fft_h), Log2(fft_w), static_cast<int>(rows), static_cast<int>(cols),
-      static_cast<int>(top), static_cast<int>(left), scale, bias, bias_period, bias_phase,
-      per_block, map_major, maps_out);
+cudaError_t LaunchBatchedHalfSpectrumToReal(const HalfSpectrumToRealParams& p,
+                                            cudaStream_t stream) {
+  const MapBatch& b = p.batch;
+  int per_block = 0;
+  unsigned blocks = 0;
+  if (!GridFor(b, &per_block, &blocks)) return cudaErrorInvalidValue;
+  kInverseKernels[KernelIndex(b.fft_h, b.fft_w)]<<<blocks, ThreadsFor(b.fft_h, b.fft_w),
+                                                   SharedBytes(b.fft_h, b.fft_w), stream>>>(
+      p.spectrum, b.maps, Log2(b.fft_h), Log2(b.fft_w), static_cast<int>(b.window.rows),
+      static_cast<int>(b.window.cols), static_cast<int>(b.window.top),
+      static_cast<int>(b.window.left), p.scale, p.bias.values, p.bias.period, p.bias.phase,
+      per_block, p.order == SpectrumOrder::kMapMajor, p.maps_out);
   return cudaGetLastError();
 }
 

@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fftconv/cuda/transform_params.h"
+
 namespace fftrain::fftconv {
 
 // Largest transform side the kernels take (one 128x128 map fills 130 KB of shared memory).
@@ -30,19 +32,13 @@ cudaError_t PrepareBatchedFft(int64_t fft_h, int64_t fft_w);
 // block touch isolated 8-byte words, and the map-major layout plus a transpose is faster.
 int BatchedFftMapsPerBlock(int64_t fft_h, int64_t fft_w);
 
-// `map_major`: spectrum[map][bin] instead of spectrum[bin][map]. The inverse adds
-// bias[(bias_phase + map) % bias_period].
-cudaError_t LaunchBatchedRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
-                                            int64_t cols, int64_t top, int64_t left,
-                                            int64_t fft_h, int64_t fft_w, bool map_major,
-                                            float2* spectrum, cudaStream_t stream);
+// The transforms of transform_params.h for BatchedFftSupports sizes: the spectrum's order
+// as params.order says. cudaErrorInvalidValue for other sizes or no maps.
+cudaError_t LaunchBatchedRealToHalfSpectrum(const RealToHalfSpectrumParams& params,
+                                            cudaStream_t stream);
 
-cudaError_t LaunchBatchedHalfSpectrumToReal(const float2* spectrum, int64_t maps,
-                                            int64_t fft_h, int64_t fft_w, bool map_major,
-                                            int64_t rows, int64_t cols, int64_t top,
-                                            int64_t left, float scale, const float* bias,
-                                            int64_t bias_period, int64_t bias_phase,
-                                            float* maps_out, cudaStream_t stream);
+cudaError_t LaunchBatchedHalfSpectrumToReal(const HalfSpectrumToRealParams& params,
+                                            cudaStream_t stream);
 
 // out[c * ld_out + r] = in[r * ld_in + c] for r < rows, c < cols (complex): a transpose
 // of a strided sub-matrix, coalesced both ways.

@@ -44,28 +44,31 @@ class BatchedMapTransform : public MapTransform {
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,
                        const TransformScratch& scratch, cudaStream_t stream) const override {
     NvtxRange range("fftconv.transform");
-    float2* out = reinterpret_cast<float2*>(spectrum);
+    RealToHalfSpectrumParams params;
+    params.maps_in = maps;
+    params.batch = {maps_, fft_h_, fft_w_, window};
+    params.order = order_;
+    params.spectrum = reinterpret_cast<float2*>(spectrum);
     if (in_registers_) {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterRealToHalfSpectrum(
-          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, order_, out,
-          stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterRealToHalfSpectrum(params, stream));
       return absl::OkStatus();
     }
     if (chunk_ == 0) {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
-          maps, maps_, window.rows, window.cols, window.top, window.left, fft_h_, fft_w_,
-          map_major(), out, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(params, stream));
       return absl::OkStatus();
     }
     float2* work = static_cast<float2*>(scratch.work);
+    RealToHalfSpectrumParams chunk = params;
+    chunk.order = SpectrumOrder::kMapMajor;
+    chunk.spectrum = work;
     for (int64_t first = 0; first < maps_; first += chunk_) {
       const int64_t count = std::min(chunk_, maps_ - first);
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(
-          maps + first * window.rows * window.cols, count, window.rows, window.cols,
-          window.top, window.left, fft_h_, fft_w_, /*map_major=*/true, work, stream));
+      chunk.maps_in = maps + first * window.rows * window.cols;
+      chunk.batch.maps = count;
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedRealToHalfSpectrum(chunk, stream));
       // work[map][bin] -> spectrum[bin][first + map]
-      FFTRAIN_CUDA_RETURN_IF_ERROR(
-          LaunchTransposeSpectra(work, count, bins_, bins_, maps_, out + first, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchTransposeSpectra(work, count, bins_, bins_, maps_,
+                                                          params.spectrum + first, stream));
     }
     return absl::OkStatus();
   }
@@ -75,36 +78,39 @@ class BatchedMapTransform : public MapTransform {
                               const TransformScratch& scratch,
                               cudaStream_t stream) const override {
     NvtxRange range("fftconv.inverse");
-    const float2* in = reinterpret_cast<const float2*>(spectrum);
+    HalfSpectrumToRealParams params;
+    params.spectrum = reinterpret_cast<const float2*>(spectrum);
+    params.order = order_;
+    params.batch = {maps_, fft_h_, fft_w_, window};
+    params.scale = scale;
+    params.bias = {bias, bias_period, 0};
+    params.maps_out = out;
     if (in_registers_) {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterHalfSpectrumToReal(
-          in, order_, maps_, fft_h_, window.rows, window.cols, window.top, window.left, scale, bias,
-          bias_period, 0, out, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchRegisterHalfSpectrumToReal(params, stream));
       return absl::OkStatus();
     }
     if (chunk_ == 0) {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
-          in, maps_, fft_h_, fft_w_, map_major(), window.rows, window.cols, window.top,
-          window.left, scale, bias, bias_period, 0, out, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(params, stream));
       return absl::OkStatus();
     }
     float2* work = static_cast<float2*>(scratch.work);
+    HalfSpectrumToRealParams chunk = params;
+    chunk.order = SpectrumOrder::kMapMajor;
+    chunk.spectrum = work;
     for (int64_t first = 0; first < maps_; first += chunk_) {
       const int64_t count = std::min(chunk_, maps_ - first);
       // spectrum[bin][first + map] -> work[map][bin]
-      FFTRAIN_CUDA_RETURN_IF_ERROR(
-          LaunchTransposeSpectra(in + first, bins_, count, maps_, bins_, work, stream));
-      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(
-          work, count, fft_h_, fft_w_, /*map_major=*/true, window.rows, window.cols,
-          window.top, window.left, scale, bias, bias_period, first % bias_period,
-          out + first * window.rows * window.cols, stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchTransposeSpectra(params.spectrum + first, bins_, count,
+                                                          maps_, bins_, work, stream));
+      chunk.batch.maps = count;
+      chunk.bias.phase = first % bias_period;
+      chunk.maps_out = out + first * window.rows * window.cols;
+      FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchBatchedHalfSpectrumToReal(chunk, stream));
     }
     return absl::OkStatus();
   }
 
  private:
-  bool map_major() const { return order_ == SpectrumOrder::kMapMajor; }
-
   int64_t fft_h_, fft_w_, maps_, bins_;
   SpectrumOrder order_;
   // The square sides of kRegisterFftSides run the register-resident kernels

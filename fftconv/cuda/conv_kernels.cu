@@ -112,20 +112,20 @@ __global__ void __launch_bounds__(kDcChannels* kDcImageGroups)
 
 }  // namespace
 
-cudaError_t LaunchPadMaps(const float* in, int64_t maps, int64_t rows, int64_t cols,
-                          int64_t top, int64_t left, int64_t fft_h, int64_t fft_w, float* out,
+cudaError_t LaunchPadMaps(const float* in, const MapBatch& b, float* out,
                           cudaStream_t stream) {
-  PadMapsKernel<<<BlocksFor(maps * fft_h * fft_w), kThreads, 0, stream>>>(
-      in, maps, rows, cols, top, left, fft_h, fft_w, out);
+  PadMapsKernel<<<BlocksFor(b.maps * b.fft_h * b.fft_w), kThreads, 0, stream>>>(
+      in, b.maps, b.window.rows, b.window.cols, b.window.top, b.window.left, b.fft_h, b.fft_w,
+      out);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchCropMaps(const float* staging, int64_t maps, int64_t fft_h, int64_t fft_w,
-                           int64_t top, int64_t left, int64_t rows, int64_t cols, float scale,
+cudaError_t LaunchCropMaps(const float* staging, const MapBatch& b, float scale,
                            const float* bias, int64_t bias_period, float* out,
                            cudaStream_t stream) {
-  CropMapsKernel<<<BlocksFor(maps * rows * cols), kThreads, 0, stream>>>(
-      staging, maps, fft_h, fft_w, top, left, rows, cols, scale, bias, bias_period, out);
+  CropMapsKernel<<<BlocksFor(b.maps * b.window.rows * b.window.cols), kThreads, 0, stream>>>(
+      staging, b.maps, b.fft_h, b.fft_w, b.window.top, b.window.left, b.window.rows,
+      b.window.cols, scale, bias, bias_period, out);
   return cudaGetLastError();
 }
 

@@ -8,18 +8,18 @@
 
 #include <cstdint>
 
+#include "fftconv/cuda/transform_params.h"
+
 namespace fftrain::fftconv {
 
-// out[m][r][q] (fft_h x fft_w) = in[m][r-top][q-left] inside the rows x cols window at
-// (top, left), else 0.
-cudaError_t LaunchPadMaps(const float* in, int64_t maps, int64_t rows, int64_t cols,
-                          int64_t top, int64_t left, int64_t fft_h, int64_t fft_w, float* out,
+// out[m][r][q] (fft_h x fft_w) = in[m][r-top][q-left] inside the window at (top, left),
+// else 0; in holds the batch's rows x cols maps one after another.
+cudaError_t LaunchPadMaps(const float* in, const MapBatch& batch, float* out,
                           cudaStream_t stream);
 
-// out[m][r][q] (rows x cols) = staging[m][top+r][left+q] * scale + bias[m % bias_period];
-// bias may be null.
-cudaError_t LaunchCropMaps(const float* staging, int64_t maps, int64_t fft_h, int64_t fft_w,
-                           int64_t top, int64_t left, int64_t rows, int64_t cols, float scale,
+// out[m][r][q] (rows x cols) = staging[m][top+r][left+q] * scale + bias[m % bias_period]
+// for the batch's fft_h x fft_w staging maps and window; bias may be null.
+cudaError_t LaunchCropMaps(const float* staging, const MapBatch& batch, float scale,
                            const float* bias, int64_t bias_period, float* out,
                            cudaStream_t stream);
 

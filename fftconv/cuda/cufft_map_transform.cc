@@ -62,9 +62,8 @@ class CufftMapTransform : public MapTransform {
   absl::Status Forward(const float* maps, const MapWindow& window, cufftComplex* spectrum,
                        const TransformScratch& scratch, cudaStream_t stream) const override {
     NvtxRange range("fftconv.transform");
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchPadMaps(maps, maps_, window.rows, window.cols,
-                                               window.top, window.left, fft_h_, fft_w_,
-                                               scratch.staging, stream));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(
+        LaunchPadMaps(maps, {maps_, fft_h_, fft_w_, window}, scratch.staging, stream));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetStream(forward_.get(), stream));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetWorkArea(forward_.get(), scratch.work));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftExecR2C(forward_.get(), scratch.staging, spectrum));
@@ -79,10 +78,8 @@ class CufftMapTransform : public MapTransform {
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetStream(inverse_.get(), stream));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftSetWorkArea(inverse_.get(), scratch.work));
     FFTRAIN_CUFFT_RETURN_IF_ERROR(cufftExecC2R(inverse_.get(), spectrum, scratch.staging));
-    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchCropMaps(scratch.staging, maps_, fft_h_, fft_w_,
-                                                window.top, window.left, window.rows,
-                                                window.cols, scale, bias, bias_period, out,
-                                                stream));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(LaunchCropMaps(
+        scratch.staging, {maps_, fft_h_, fft_w_, window}, scale, bias, bias_period, out, stream));
     return absl::OkStatus();
   }
 

@@ -14,16 +14,9 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "fftconv/cuda/transform_params.h"  // MapWindow
 
 namespace fftrain::fftconv {
-
-// The rows x cols window of each fft_h x fft_w map that holds data, at (top, left).
-struct MapWindow {
-  int64_t rows;
-  int64_t cols;
-  int64_t top;
-  int64_t left;
-};
 
 // Device scratch for one call: the layout's real staging region (max maps x fft_h x fft_w
 // floats) and WorkBytes() more for the transform library.

@@ -8,6 +8,8 @@ namespace fftrain::fftconv {
 namespace {
 
 using register_fft::FastDivisor;
+using register_fft::IntWindow;
+using register_fft::IntWindowOf;
 using register_fft::FftInRegisters;
 using register_fft::LaunchOverMaps;
 using register_fft::LoadSpectra;
@@ -241,28 +243,27 @@ cudaError_t PrepareRegisterFft128() {
                                 HalfSpectrumToReal128Kernel<true>);
 }
 
-cudaError_t LaunchRegisterFft128Forward(SpectrumOrder order, const float* maps_in,
-                                        int64_t maps, int rows, int cols, int top, int left,
-                                        float2* spectrum, cudaStream_t stream) {
-  return WithOrder(order, [&](auto map_major) {
+cudaError_t LaunchRegisterFft128Forward(const RealToHalfSpectrumParams& p,
+                                        cudaStream_t stream) {
+  const IntWindow w = IntWindowOf(p.batch.window);
+  return WithOrder(p.order, [&](auto map_major) {
     constexpr bool kMapMajor = decltype(map_major)::value;
     return LaunchOverMaps<Layout128<kMapMajor>>(
-        RealToHalfSpectrum128Kernel<kMapMajor>, maps, stream, maps_in, maps, rows, cols, top,
-        left, FastDivisor::For(rows * cols), FastDivisor::For(cols), spectrum);
+        RealToHalfSpectrum128Kernel<kMapMajor>, p.batch.maps, stream, p.maps_in, p.batch.maps,
+        w.rows, w.cols, w.top, w.left, FastDivisor::For(w.rows * w.cols),
+        FastDivisor::For(w.cols), p.spectrum);
   });
 }
 
-cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spectrum,
-                                        int64_t maps, int rows, int cols, int top, int left,
-                                        float scale, const float* bias, int64_t bias_period,
-                                        int64_t bias_phase, float* maps_out,
+cudaError_t LaunchRegisterFft128Inverse(const HalfSpectrumToRealParams& p,
                                         cudaStream_t stream) {
-  return WithOrder(order, [&](auto map_major) {
+  const IntWindow w = IntWindowOf(p.batch.window);
+  return WithOrder(p.order, [&](auto map_major) {
     constexpr bool kMapMajor = decltype(map_major)::value;
     return LaunchOverMaps<Layout128<kMapMajor>>(
-        HalfSpectrumToReal128Kernel<kMapMajor>, maps, stream, spectrum, maps, rows, cols, top,
-        left, scale, bias, bias_period, bias_phase, FastDivisor::For(rows * cols),
-        FastDivisor::For(cols), maps_out);
+        HalfSpectrumToReal128Kernel<kMapMajor>, p.batch.maps, stream, p.spectrum, p.batch.maps,
+        w.rows, w.cols, w.top, w.left, p.scale, p.bias.values, p.bias.period, p.bias.phase,
+        FastDivisor::For(w.rows * w.cols), FastDivisor::For(w.cols), p.maps_out);
   });
 }
 

@@ -10,20 +10,18 @@
 
 #include <cstdint>
 
-#include "fftconv/spectrum_order.h"
+#include "fftconv/cuda/transform_params.h"
 
 namespace fftrain::fftconv {
 
 cudaError_t PrepareRegisterFft128();
 
-cudaError_t LaunchRegisterFft128Forward(SpectrumOrder order, const float* maps_in, int64_t maps, int rows, int cols,
-                                        int top, int left, float2* spectrum,
+// fft_h = fft_w = 128, arguments already validated by the launchers of
+// register_fft_kernels.h.
+cudaError_t LaunchRegisterFft128Forward(const RealToHalfSpectrumParams& params,
                                         cudaStream_t stream);
 
-cudaError_t LaunchRegisterFft128Inverse(SpectrumOrder order, const float2* spectrum, int64_t maps, int rows,
-                                        int cols, int top, int left, float scale,
-                                        const float* bias, int64_t bias_period,
-                                        int64_t bias_phase, float* maps_out,
+cudaError_t LaunchRegisterFft128Inverse(const HalfSpectrumToRealParams& params,
                                         cudaStream_t stream);
 
 }  // namespace fftrain::fftconv

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fftconv/cuda/transform_params.h"
 #include "fftconv/spectrum_order.h"
 
 namespace fftrain::fftconv::register_fft {
@@ -385,6 +386,17 @@ cudaError_t RaiseSharedLimit(size_t bytes, Kernels... kernels) {
 template <typename F>
 cudaError_t WithOrder(SpectrumOrder order, F&& f) {
   return order == SpectrumOrder::kMapMajor ? f(std::true_type{}) : f(std::false_type{});
+}
+
+// A window as the kernels take it: int, which the launchers have checked it fits (it lies
+// inside a map of at most 128 x 128).
+struct IntWindow {
+  int rows, cols, top, left;
+};
+
+inline IntWindow IntWindowOf(const MapWindow& w) {
+  return {static_cast<int>(w.rows), static_cast<int>(w.cols), static_cast<int>(w.top),
+          static_cast<int>(w.left)};
 }
 
 // The maps of the batch that this block holds: [first, first + count), count <= kMaps.

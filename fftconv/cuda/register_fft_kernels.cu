@@ -13,6 +13,8 @@ namespace fftrain::fftconv {
 namespace {
 
 using register_fft::FastDivisor;
+using register_fft::IntWindow;
+using register_fft::IntWindowOf;
 using register_fft::LaunchOverMaps;
 using register_fft::RaiseSharedLimit;
 using register_fft::SmoothFftInRegisters;
@@ -214,8 +216,9 @@ cudaError_t RaiseSharedLimits() {
 
 // The window must lie inside the transform for the inverse (it reads the tile there);
 // the forward clips, as zero padding would.
-bool WindowFits(int64_t n, int64_t rows, int64_t cols, int64_t top, int64_t left) {
-  return rows > 0 && cols > 0 && top >= 0 && left >= 0 && top + rows <= n && left + cols <= n;
+bool WindowFits(int64_t n, const MapWindow& w) {
+  return w.rows > 0 && w.cols > 0 && w.top >= 0 && w.left >= 0 && w.top + w.rows <= n &&
+         w.left + w.cols <= n;
 }
 
 // Calls f with kRegisterFftSides[I] as a compile-time constant if it is n; 128 has kernels
@@ -252,6 +255,16 @@ bool RegisterFftSupports(int64_t fft_h, int64_t fft_w) {
   return fft_h == fft_w && RegisterFftSideAtLeast(fft_h) == fft_h;
 }
 
+namespace {
+
+// What both launchers require: a square size of kRegisterFftSides, maps, and a window
+// inside the map.
+bool Launchable(const MapBatch& b) {
+  return RegisterFftSupports(b.fft_h, b.fft_w) && b.maps > 0 && WindowFits(b.fft_h, b.window);
+}
+
+}  // namespace
+
 cudaError_t PrepareRegisterFft() {
   for (int64_t side : kRegisterFftSides) {
     const cudaError_t error =
@@ -262,51 +275,37 @@ cudaError_t PrepareRegisterFft() {
   return cudaSuccess;
 }
 
-cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
-                                             int64_t cols, int64_t top, int64_t left,
-                                             int64_t n, SpectrumOrder order, float2* spectrum,
+cudaError_t LaunchRegisterRealToHalfSpectrum(const RealToHalfSpectrumParams& p,
                                              cudaStream_t stream) {
-  if (!RegisterFftSupports(n, n) || maps <= 0 || !WindowFits(n, rows, cols, top, left)) {
-    return cudaErrorInvalidValue;
-  }
-  const int r = static_cast<int>(rows), c = static_cast<int>(cols);
-  const int t = static_cast<int>(top), l = static_cast<int>(left);
-  if (n == 128) {
-    return LaunchRegisterFft128Forward(order, maps_in, maps, r, c, t, l, spectrum, stream);
-  }
-  return WithSide(n, [&](auto side) {
-    return WithOrder(order, [&](auto map_major) {
+  if (!Launchable(p.batch)) return cudaErrorInvalidValue;
+  if (p.batch.fft_h == 128) return LaunchRegisterFft128Forward(p, stream);
+  const IntWindow w = IntWindowOf(p.batch.window);
+  return WithSide(p.batch.fft_h, [&](auto side) {
+    return WithOrder(p.order, [&](auto map_major) {
       constexpr int kN = decltype(side)::value;
       return LaunchOverMaps<Layout<kN>>(
-          RegisterRealToHalfSpectrumKernel<kN, decltype(map_major)::value>, maps, stream,
-          maps_in, maps, r, c, t, l, FastDivisor::For(r * c), FastDivisor::For(c), spectrum);
+          RegisterRealToHalfSpectrumKernel<kN, decltype(map_major)::value>, p.batch.maps,
+          stream, p.maps_in, p.batch.maps, w.rows, w.cols, w.top, w.left,
+          FastDivisor::For(w.rows * w.cols), FastDivisor::For(w.cols), p.spectrum);
     });
   });
 }
 
-cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrder order,
-                                             int64_t maps, int64_t n, int64_t rows,
-                                             int64_t cols, int64_t top, int64_t left,
-                                             float scale, const float* bias,
-                                             int64_t bias_period, int64_t bias_phase,
-                                             float* maps_out, cudaStream_t stream) {
-  if (!RegisterFftSupports(n, n) || maps <= 0 || !WindowFits(n, rows, cols, top, left) ||
-      (bias != nullptr && bias_period <= 0)) {
+cudaError_t LaunchRegisterHalfSpectrumToReal(const HalfSpectrumToRealParams& p,
+                                             cudaStream_t stream) {
+  if (!Launchable(p.batch) || (p.bias.values != nullptr && p.bias.period <= 0)) {
     return cudaErrorInvalidValue;
   }
-  const int r = static_cast<int>(rows), c = static_cast<int>(cols);
-  const int t = static_cast<int>(top), l = static_cast<int>(left);
-  if (n == 128) {
-    return LaunchRegisterFft128Inverse(order, spectrum, maps, r, c, t, l, scale, bias,
-                                       bias_period, bias_phase, maps_out, stream);
-  }
-  return WithSide(n, [&](auto side) {
-    return WithOrder(order, [&](auto map_major) {
+  if (p.batch.fft_h == 128) return LaunchRegisterFft128Inverse(p, stream);
+  const IntWindow w = IntWindowOf(p.batch.window);
+  return WithSide(p.batch.fft_h, [&](auto side) {
+    return WithOrder(p.order, [&](auto map_major) {
       constexpr int kN = decltype(side)::value;
       return LaunchOverMaps<Layout<kN>>(
-          RegisterHalfSpectrumToRealKernel<kN, decltype(map_major)::value>, maps, stream,
-          spectrum, maps, r, c, t, l, scale, bias, bias_period, bias_phase,
-          FastDivisor::For(r * c), FastDivisor::For(c), maps_out);
+          RegisterHalfSpectrumToRealKernel<kN, decltype(map_major)::value>, p.batch.maps,
+          stream, p.spectrum, p.batch.maps, w.rows, w.cols, w.top, w.left, p.scale,
+          p.bias.values, p.bias.period, p.bias.phase, FastDivisor::For(w.rows * w.cols),
+          FastDivisor::For(w.cols), p.maps_out);
     });
   });
 }

@@ -2,7 +2,8 @@
 // the powers of two, the even 7-smooth sides between them and 13. The
 // faster of our two custom transform kernels where it applies (the other, with radix-4
 // passes in shared memory, is batched_fft_kernels.h; both fuse the same padding,
-// transposition, cropping, scaling and bias, and take the same arguments).
+// transposition, cropping, scaling and bias, and take the same arguments:
+// transform_params.h).
 //
 // How: every line of a transform is one thread's, computed entirely in registers by an
 // unrolled FFT whose twiddles are compile-time constants (radix 2 for powers of two, mixed
@@ -20,7 +21,7 @@
 
 #include <cstdint>
 
-#include "fftconv/spectrum_order.h"
+#include "fftconv/cuda/transform_params.h"
 #include "fftconv/transform_size.h"  // kRegisterFftSides, RegisterFftSideAtLeast
 
 namespace fftrain::fftconv {
@@ -32,22 +33,14 @@ bool RegisterFftSupports(int64_t fft_h, int64_t fft_w);
 // launching (host-side attribute, no synchronisation).
 cudaError_t PrepareRegisterFft();
 
-// spectrum (bins = n x (n/2+1), row-major; [bin][map] or [map][bin] as `order` says) =
-// DFT of each rows x cols map of maps_in, zero-padded to n x n with its corner at
-// (top, left).
-cudaError_t LaunchRegisterRealToHalfSpectrum(const float* maps_in, int64_t maps, int64_t rows,
-                                             int64_t cols, int64_t top, int64_t left,
-                                             int64_t n, SpectrumOrder order, float2* spectrum,
+// The transforms of transform_params.h for fft_h == fft_w == n in kRegisterFftSides.
+// cudaErrorInvalidValue for other sizes, no maps, a window that is empty or not inside
+// the n x n map, or a bias with a period below 1.
+cudaError_t LaunchRegisterRealToHalfSpectrum(const RealToHalfSpectrumParams& params,
                                              cudaStream_t stream);
 
-// maps_out = the rows x cols window at (top, left) of each map's inverse DFT (no 1/n^2)
-// times scale, plus bias[(bias_phase + map) % bias_period] where bias is not null.
-cudaError_t LaunchRegisterHalfSpectrumToReal(const float2* spectrum, SpectrumOrder order,
-                                             int64_t maps, int64_t n, int64_t rows,
-                                             int64_t cols, int64_t top, int64_t left,
-                                             float scale, const float* bias,
-                                             int64_t bias_period, int64_t bias_phase,
-                                             float* maps_out, cudaStream_t stream);
+cudaError_t LaunchRegisterHalfSpectrumToReal(const HalfSpectrumToRealParams& params,
+                                             cudaStream_t stream);
 
 }  // namespace fftrain::fftconv
 

@@ -32,6 +32,11 @@ struct Window {
   int64_t rows, cols, top, left;
 };
 
+// `count` maps of n x n holding data in window w: the kernels' MapBatch.
+MapBatch Batch(int64_t count, int64_t n, const Window& w) {
+  return {count, n, n, {w.rows, w.cols, w.top, w.left}};
+}
+
 std::vector<Window> WindowsFor(int64_t n) {
   return {{n, n, 0, 0}, {n / 2 + 1, n / 4 + 1, 0, 0}, {3, 5, n / 4, n / 2 - 1}, {1, n, n - 1, 0},
           {n, 1, 0, n - 1}};
@@ -124,9 +129,9 @@ TEST_P(RegisterFftOrderTest, ForwardAndInverseMatchDoubleDft) {
       const auto want = ReferenceHalfSpectra(maps, count, n, w);
       DeviceBuffer d_maps = Upload(maps);
       DeviceBuffer d_spectra = Poisoned(2 * bins * count);
-      ASSERT_EQ(LaunchRegisterRealToHalfSpectrum(d_maps.as<float>(), count, w.rows, w.cols,
-                                                 w.top, w.left, n, order,
-                                                 d_spectra.as<float2>(), nullptr),
+      ASSERT_EQ(LaunchRegisterRealToHalfSpectrum({d_maps.as<float>(), Batch(count, n, w), order,
+                                                  d_spectra.as<float2>()},
+                                                 nullptr),
                 cudaSuccess);
       const auto got = Download(d_spectra, 2 * bins * count);
       // The references round to float for the comparison: 6e-8, far below the bound.
@@ -152,11 +157,10 @@ TEST_P(RegisterFftOrderTest, ForwardAndInverseMatchDoubleDft) {
       }
       DeviceBuffer d_in = Upload(Interleave(in_order(spectra, count))), d_bias = Upload(bias);
       DeviceBuffer d_out = Poisoned(count * w.rows * w.cols);
-      ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), order, count, n, w.rows,
-                                                 w.cols,
-                                                 w.top, w.left, static_cast<float>(scale),
-                                                 d_bias.as<float>(), 7, 0, d_out.as<float>(),
-                                                 nullptr),
+      ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(
+                    {d_in.as<float2>(), order, Batch(count, n, w), static_cast<float>(scale),
+                     {d_bias.as<float>(), 7, 0}, d_out.as<float>()},
+                    nullptr),
                 cudaSuccess);
       EXPECT_LE(RelativeError(Download(d_out, want_out.size()), want_out), kTolerance)
           << "inverse";
@@ -204,9 +208,10 @@ TEST(RegisterFftKernelsTest, OddSideInverseDropsColumnZerosImaginaryPart) {
   }
   DeviceBuffer d_in = Upload(spectra);
   DeviceBuffer d_out = Poisoned(count * n * n);
-  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), SpectrumOrder::kBinMajor, count,
-                                             n, n, n, 0, 0, 1.0f, nullptr, 0, 0,
-                                             d_out.as<float>(), nullptr),
+  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal({d_in.as<float2>(), SpectrumOrder::kBinMajor,
+                                              Batch(count, n, {n, n, 0, 0}), 1.0f,
+                                              {nullptr, 0, 0}, d_out.as<float>()},
+                                             nullptr),
             cudaSuccess);
   EXPECT_LE(RelativeError(Download(d_out, want.size()), want), kTolerance);
 }
@@ -220,9 +225,9 @@ TEST(RegisterFftKernelsTest, BiasPhaseOffsetsTheBiasIndex) {
   const std::vector<float> bias = {1, 2, 3};
   DeviceBuffer d_bias = Upload(bias);
   DeviceBuffer d_out = Poisoned(count * 4);
-  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal(d_in.as<float2>(), SpectrumOrder::kBinMajor, count,
-                                             n, 2, 2, 1, 1, 1.0f,
-                                             d_bias.as<float>(), 3, 2, d_out.as<float>(),
+  ASSERT_EQ(LaunchRegisterHalfSpectrumToReal({d_in.as<float2>(), SpectrumOrder::kBinMajor,
+                                              Batch(count, n, {2, 2, 1, 1}), 1.0f,
+                                              {d_bias.as<float>(), 3, 2}, d_out.as<float>()},
                                              nullptr),
             cudaSuccess);
   const auto out = Download(d_out, count * 4);
@@ -238,17 +243,18 @@ TEST(RegisterFftKernelsTest, RefusesWhatItCannotDo) {
   float2* spectra = d.as<float2>();
   // Unsupported size, no maps, a window past the transform's edge, a zero bias period.
   constexpr SpectrumOrder kOrder = SpectrumOrder::kBinMajor;
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 0, 0, 256, kOrder, spectra,
-                                             nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(
+                {d.as<float>(), Batch(4, 256, {8, 8, 0, 0}), kOrder, spectra}, nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 0, 8, 8, 0, 0, 16, kOrder, spectra,
-                                             nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(
+                {d.as<float>(), Batch(0, 16, {8, 8, 0, 0}), kOrder, spectra}, nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(d.as<float>(), 4, 8, 8, 9, 0, 16, kOrder, spectra,
-                                             nullptr),
+  EXPECT_EQ(LaunchRegisterRealToHalfSpectrum(
+                {d.as<float>(), Batch(4, 16, {8, 8, 9, 0}), kOrder, spectra}, nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRegisterHalfSpectrumToReal(spectra, kOrder, 4, 16, 8, 8, 0, 0, 1.0f,
-                                             d.as<float>(), 0, 0, d.as<float>(), nullptr),
+  EXPECT_EQ(LaunchRegisterHalfSpectrumToReal({spectra, kOrder, Batch(4, 16, {8, 8, 0, 0}), 1.0f,
+                                              {d.as<float>(), 0, 0}, d.as<float>()},
+                                             nullptr),
             cudaErrorInvalidValue);
 }
 

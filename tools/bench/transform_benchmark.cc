@@ -54,25 +54,29 @@ enum class Direction { kForward, kInverse };
 absl::Status Launch(Kernel kernel, Direction direction, int64_t n, int64_t maps,
                     DeviceBuffer& real, DeviceBuffer& spectra, const DeviceBuffer& bias,
                     cudaStream_t stream) {
-  const float scale = 1.0f / static_cast<float>(n * n);
-  if (kernel != Kernel::kSharedPasses) {
-    const auto order = kernel == Kernel::kRegistersMapMajor ? fftconv::SpectrumOrder::kMapMajor
-                                                            : fftconv::SpectrumOrder::kBinMajor;
-    if (direction == Direction::kForward) {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterRealToHalfSpectrum(
-          real.as<float>(), maps, n, n, 0, 0, n, order, spectra.as<float2>(), stream));
+  // Whole n x n maps; the register kernels take either order, the shared-memory passes
+  // are timed bin-major.
+  const fftconv::SpectrumOrder order = kernel == Kernel::kRegistersMapMajor
+                                           ? fftconv::SpectrumOrder::kMapMajor
+                                           : fftconv::SpectrumOrder::kBinMajor;
+  const fftconv::MapBatch batch{maps, n, n, {n, n, 0, 0}};
+  if (direction == Direction::kForward) {
+    const fftconv::RealToHalfSpectrumParams params{real.as<float>(), batch, order,
+                                                   spectra.as<float2>()};
+    if (kernel == Kernel::kSharedPasses) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchBatchedRealToHalfSpectrum(params, stream));
     } else {
-      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterHalfSpectrumToReal(
-          spectra.as<float2>(), order, maps, n, n, n, 0, 0, scale, bias.as<float>(), 64, 0,
-          real.as<float>(), stream));
+      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterRealToHalfSpectrum(params, stream));
     }
-  } else if (direction == Direction::kForward) {
-    FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchBatchedRealToHalfSpectrum(
-        real.as<float>(), maps, n, n, 0, 0, n, n, false, spectra.as<float2>(), stream));
   } else {
-    FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchBatchedHalfSpectrumToReal(
-        spectra.as<float2>(), maps, n, n, false, n, n, 0, 0, scale, bias.as<float>(), 64, 0,
-        real.as<float>(), stream));
+    const float scale = 1.0f / static_cast<float>(n * n);
+    const fftconv::HalfSpectrumToRealParams params{
+        spectra.as<float2>(), order, batch, scale, {bias.as<float>(), 64, 0}, real.as<float>()};
+    if (kernel == Kernel::kSharedPasses) {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchBatchedHalfSpectrumToReal(params, stream));
+    } else {
+      FFTRAIN_CUDA_RETURN_IF_ERROR(fftconv::LaunchRegisterHalfSpectrumToReal(params, stream));
+    }
   }
   return absl::OkStatus();
 }
