@@ -47,50 +47,10 @@ absl::StatusOr<DeviceBuffer> Upload(const std::vector<float>& host) {
   return buffer;
 }
 
-// One batch of transforms: seconds from flops and bytes, plus launch overhead.
-double TransformSeconds(int64_t maps, int64_t window, const ConvMethod& m,
-                        const TunerOptions& o) {
-  const double real = static_cast<double>(m.fft_h) * m.fft_w;
-  const double bins = static_cast<double>(HalfSpectrumBins(m.fft_h, m.fft_w));
-  const bool batched = m.transform == TransformEngine::kBatchedKernels;
-  // Ours runs complex rows and half the columns: ~1.5x a real FFT's 2.5 R log2 R.
-  const double flops = maps * (batched ? 3.75 : 2.5) * real * std::log2(std::max(real, 2.0));
-  // cuFFT needs a padded (or uncropped) copy written and read around the transform.
-  const double bytes = maps * (4.0 * window + 8.0 * bins + (batched ? 0.0 : 8.0 * real));
-  const double launches = batched ? 1 : 3;
-  return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + launches * 4e-6;
-}
-
-double ProductSeconds(const ConvShape& s, const ConvMethod& m, const TunerOptions& o) {
-  const double bins = static_cast<double>(HalfSpectrumBins(m.fft_h, m.fft_w));
-  const double macs = bins * s.n * s.c * s.k;
-  // fp32-flop equivalents per complex multiply-add: CGEMM 8, Gauss's form 6; the TF32
-  // split products measure about 1.3x CGEMM's speed on an H100 with mma.sync (tf32x3), so
-  // 6.25, and 1.3-1.7x with wgmma (tf32x3_wgmma), so 5 (docs/profiling.md, seventh round).
-  const double per_mac = m.product == ProductEngine::kCgemm3m       ? 6.0
-                         : m.product == ProductEngine::kTf32x3      ? 6.25
-                         : m.product == ProductEngine::kTf32x3Wgmma ? 5.0
-                                                                    : 8.0;
-  const double flops = macs * per_mac;
-  const double bytes = 8.0 * bins * (s.n * s.c + s.k * s.c + s.n * s.k);
-  return std::max(flops / o.peak_flops, bytes / o.peak_bytes_per_second) + 4e-6;
-}
-
 // The same method on whole images: how a tiled method runs its tiles' layer.
 ConvMethod WithoutTiles(ConvMethod m) {
   m.tile_h = m.tile_w = 0;
   return m;
-}
-
-// A training step's tile copies: input tiles gathered twice (forward, backward filter),
-// output tiles scattered once, dL/dy cut once (backward data; backward filter reuses its
-// spectrum), input-tile gradients overlap-added once. Each reads one side, writes the other.
-double TileCopySeconds(const ConvTiling& t, const TunerOptions& o) {
-  const ConvShape& s = t.shape();
-  const ConvShape tiles = t.TileShape();
-  const double input = 4.0 * (s.input_elements() + tiles.input_elements());
-  const double output = 4.0 * (s.output_elements() + tiles.output_elements());
-  return (3 * input + 2 * output) / o.peak_bytes_per_second + 5 * 4e-6;
 }
 
 }  // namespace
@@ -148,28 +108,6 @@ absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const Conv
                            EstimateWorkspaceBytes(tiling.TileShape(), WithoutTiles(method),
                                                   keep_input_spectrum));
   return tiling.WorkspaceBytes(tiles_workspace);
-}
-
-double EstimateMethodMilliseconds(const ConvShape& s, const ConvMethod& m,
-                                  const TunerOptions& o) {
-  if (m.tiled()) {
-    auto tiling = ConvTiling::Create(s, m.tile_h, m.tile_w);
-    if (!tiling.ok()) return std::numeric_limits<double>::infinity();
-    return EstimateMethodMilliseconds(tiling->TileShape(), WithoutTiles(m), o) +
-           1e3 * TileCopySeconds(*tiling, o);
-  }
-  const int64_t nc = s.n * s.c, kc = s.k * s.c, nk = s.n * s.k;
-  const int64_t in = s.h * s.w, out = s.out_h() * s.out_w(), kernel = s.kh * s.kw;
-  const double product = ProductSeconds(s, m, o);
-  // A training step with the reuse the plans do: W^ from forward serves backward data,
-  // GY^ from backward data serves backward filter; x is transformed again.
-  const double forward = TransformSeconds(kc, kernel, m, o) + TransformSeconds(nc, in, m, o) +
-                         product + TransformSeconds(nk, out, m, o);
-  const double backward_data = TransformSeconds(nk, out, m, o) + product +
-                               TransformSeconds(nc, in, m, o);
-  const double backward_filter = TransformSeconds(nc, in, m, o) + product +
-                                 TransformSeconds(kc, kernel, m, o);
-  return 1e3 * (forward + backward_data + backward_filter);
 }
 
 absl::StatusOr<ConvTuner> ConvTuner::Create(const TunerOptions& options) {

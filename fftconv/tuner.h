@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "fftconv/conv_method.h"
 #include "fftconv/conv_shape.h"
+#include "fftconv/cost_model.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
 
@@ -34,9 +35,9 @@ struct TunerOptions {
   std::string cache_path;
   // Timed steps per candidate (after one warm-up step); the median counts.
   int iterations = 3;
-  // The GPU's peaks for the cost model (H100 SXM by default, shared/DESIGN.md section 6).
-  double peak_flops = 67e12;
-  double peak_bytes_per_second = 3.0e12;
+  // The GPU's peaks for the cost model (cost_model.h: H100 SXM by default;
+  // GpuPeaksForDevice picks a GPU's by its name).
+  GpuPeaks peaks;
 };
 
 struct MethodTiming {
@@ -66,12 +67,12 @@ std::vector<ConvMethod> CandidateMethods(const ConvShape& shape, bool wgmma_prod
 absl::StatusOr<size_t> EstimateWorkspaceBytes(const ConvShape& shape, const ConvMethod& method,
                                               bool keep_input_spectrum);
 
-// The cost model's milliseconds for one training step with `method`: for each pass, the
-// larger of its flops over peak_flops and its device-memory bytes over the bandwidth,
-// counting the padding and cropping passes cuFFT needs and our batched kernels fuse, and
-// for tiled methods the tiles' layer plus the tile gathers, scatters and overlap-adds.
-double EstimateMethodMilliseconds(const ConvShape& shape, const ConvMethod& method,
-                                  const TunerOptions& options);
+// The cost model's milliseconds for one training step with `method` on options.peaks
+// (EstimateStepMilliseconds of cost_model.h).
+inline double EstimateMethodMilliseconds(const ConvShape& shape, const ConvMethod& method,
+                                         const TunerOptions& options) {
+  return EstimateStepMilliseconds(shape, method, options.peaks);
+}
 
 class ConvTuner {
  public:

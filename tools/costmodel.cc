@@ -1,8 +1,11 @@
 // Prints the paper's operation counts and memory formula for a list of layers, next to
-// our plans' workspace. Default: L1..L5 of convnet-benchmarks, batch 128.
+// our plans' workspace, then each pass's roofline bound on a GPU (fftconv/cost_model.h,
+// the model the tuner and the benchmarks use). Default: L1..L5 of convnet-benchmarks,
+// batch 128, on an H100 SXM.
 //
 //   bazel run //tools:costmodel
 //   bazel run //tools:costmodel -- --layers="128,96,32,32,256,5;64,96,64,64,256,9,4"
+//   bazel run //tools:costmodel -- --gpu="NVIDIA H200"
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -20,6 +23,9 @@
 ABSL_FLAG(std::string, layers, "",
           "Layers separated by ';', each 'N,C,H,W,K,k[,pad]' (square kernel and padding) or "
           "'N,C,H,W,K,kh,kw,pad_h,pad_w'. Empty: L1..L5 of convnet-benchmarks.");
+ABSL_FLAG(std::string, gpu, "NVIDIA H100 80GB HBM3",
+          "The GPU of the roofline bounds, by its CUDA name (\"NVIDIA H200\"); one not in "
+          "fftconv/cost_model.cc's table gets the H100 SXM's peaks.");
 
 namespace fftrain::fftconv {
 namespace {
@@ -49,6 +55,40 @@ absl::StatusOr<ConvShape> ParseLayer(absl::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("layer '", text, "': ", status.message()));
   }
   return s;
+}
+
+// Each pass's bound at the transform size with the fewest bins, with the products on the
+// CUDA cores (CGEMM) and on the tensor cores (tf32x3).
+int PrintBounds(const std::vector<ConvShape>& layers, const std::vector<std::string>& names) {
+  std::string source;
+  const GpuPeaks peaks = GpuPeaksForDevice(absl::GetFlag(FLAGS_gpu), &source);
+  std::printf("\nRoofline bound per pass in ms, products on the CUDA cores (CGEMM) / on the "
+              "tensor cores (tf32x3), backward data from the forward pass's W^:\n"
+              "%s: %g TFLOP/s fp32, %g TFLOP/s dense TF32, %g TB/s (%s)\n\n",
+              absl::GetFlag(FLAGS_gpu).c_str(), peaks.flops_per_second / 1e12,
+              peaks.tf32_tensor_flops_per_second / 1e12, peaks.bytes_per_second / 1e12,
+              source.c_str());
+  std::printf("%-4s %-19s %-19s %-19s\n", "", "forward", "backward data", "backward filter");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::printf("%-4s", names[i].c_str());
+    for (ConvPass pass :
+         {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardFilter}) {
+      double ms[2];
+      int j = 0;
+      for (ProductEngine products : {ProductEngine::kCgemm, ProductEngine::kTf32x3}) {
+        auto bound = FftRooflineBound(layers[i], pass, peaks, WeightSpectrum::kGiven, products);
+        if (!bound.ok()) {
+          std::fprintf(stderr, "costmodel: %s\n",
+                       std::string(bound.status().message()).c_str());
+          return 1;
+        }
+        ms[j++] = bound->seconds() * 1e3;
+      }
+      std::printf(" %8.3f / %-8.3f", ms[0], ms[1]);
+    }
+    std::printf("\n");
+  }
+  return 0;
 }
 
 int Run() {
@@ -96,7 +136,7 @@ int Run() {
                 e->paper_memory_bytes / kMiB, e->workspace_bytes / kMiB,
                 e->weight_spectrum_bytes / kMiB);
   }
-  return 0;
+  return PrintBounds(layers, names);
 }
 
 }  // namespace

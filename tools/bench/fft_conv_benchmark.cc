@@ -2,7 +2,8 @@
 // next to the FFT method's roofline bound (tools/bench/roofline.h). One case per layer and
 // pass, named "L3/forward", "S32k5/backward_filter", ...
 //
-//   fft_conv_benchmark [--layers=REGEX] [--peak_tflops=67 --peak_tbps=3.0]
+//   fft_conv_benchmark [--layers=REGEX] [--peak_tflops=67 --peak_tbps=3.0
+//                       --peak_tf32_tflops=494.7]
 //                      [--benchmark_filter=...] [--benchmark_repetitions=3 ...]
 //
 // Each timed iteration is one call of the pass on its own stream between two CUDA events
@@ -12,7 +13,9 @@
 //   ms             median milliseconds per call within the run (Google Benchmark's own
 //                  time is the mean; --benchmark_repetitions aggregates both)
 //   TFLOPs         effective rate: direct-method flops 2*N*C*K*oh*ow*kh*kw / median time
-//   bound_ms       the FFT roofline bound on the GPU described by --peak_tflops/--peak_tbps
+//   bound_ms       the FFT roofline bound on this GPU (the cost model's peaks for its name,
+//                  or --peak_tflops/--peak_tbps/--peak_tf32_tflops), the products at the
+//                  rate of the units the plan's product engine runs on
 //   x_bound        median time / bound
 //   workspace_MiB  the plan's workspace
 // The label is the layer's shape (ConvShape::ToString), which cudnn_baseline.py also
@@ -33,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "benchmark/benchmark.h"
@@ -47,10 +51,14 @@ ABSL_FLAG(std::string, layers, "",
           "ECMAScript regular expression searched in each layer's name (L1..L5, S32k3.."
           "S32k13, S64k9, K31, R56k3, T256k5); anchor it for an exact name, e.g. '^L1$'. "
           "Empty: all layers.");
-ABSL_FLAG(double, peak_tflops, fftrain::bench::kH100Fp32FlopsPerSecond / 1e12,
-          "Peak fp32 rate of the GPU, in TFLOP/s, for the roofline bound (default: H100).");
-ABSL_FLAG(double, peak_tbps, fftrain::bench::kH100BytesPerSecond / 1e12,
-          "Peak memory bandwidth of the GPU, in TB/s, for the roofline bound (default: H100).");
+ABSL_FLAG(double, peak_tflops, 0,
+          "Peak fp32 rate of the GPU (CUDA cores), in TFLOP/s, for the roofline bound (0: the "
+          "GPU's, from the cost model's table by its name; H100 SXM for a GPU not in it).");
+ABSL_FLAG(double, peak_tbps, 0,
+          "Peak memory bandwidth of the GPU, in TB/s, for the roofline bound (0: the GPU's).");
+ABSL_FLAG(double, peak_tf32_tflops, 0,
+          "Dense TF32 tensor-core rate of the GPU, in TFLOP/s, for the bound of tf32x3 "
+          "products (0: the GPU's).");
 ABSL_FLAG(std::string, method, "tuned",
           "How each layer runs: tuned (the tuner measures every candidate method once and "
           "the fastest is benchmarked), cost (the tuner's cost model picks), or default "
@@ -85,8 +93,10 @@ constexpr char kUsage[] =
     "against the FFT roofline bound.\n\n"
     "Flags of this benchmark:\n"
     "  --layers=REGEX        pick layers by name (searched; '^L1$' for one), default all\n"
-    "  --peak_tflops=67      the GPU's fp32 peak in TFLOP/s for the bound (H100: 67)\n"
-    "  --peak_tbps=3.0       the GPU's memory bandwidth in TB/s for the bound (H100: 3.0)\n"
+    "  --peak_tflops=67      the GPU's fp32 peak in TFLOP/s for the bound (default: the\n"
+    "                        GPU's, from fftconv/cost_model.cc's table; H100 SXM: 67)\n"
+    "  --peak_tbps=3.0       the GPU's memory bandwidth in TB/s (H100: 3.0, H200: 4.8)\n"
+    "  --peak_tf32_tflops=494.7  dense TF32 tensor-core rate, for tf32x3 products\n"
     "  --warmup=3            untimed calls before each timed loop\n"
     "  --seed=1              seed of the buffers' random data\n"
     "  --print_tuning        print each tuning candidate's step time to stderr\n"
@@ -233,6 +243,33 @@ absl::StatusOr<std::unique_ptr<LayerResources>> CreateLayerResources(
   return r;
 }
 
+// The engine a plan reports by name (CudaFftConvPlan::product_name).
+fftconv::ProductEngine ProductEngineNamed(absl::string_view name) {
+  for (fftconv::ProductEngine engine :
+       {fftconv::ProductEngine::kCgemm, fftconv::ProductEngine::kCgemm3m,
+        fftconv::ProductEngine::kThin, fftconv::ProductEngine::kTf32x3,
+        fftconv::ProductEngine::kTf32x3Wgmma}) {
+    if (name == fftconv::ProductEngineName(engine)) return engine;
+  }
+  return fftconv::ProductEngine::kAuto;
+}
+
+// The cost model's peaks for the GPU called `gpu`, with each --peak_* flag that is set
+// in their place; *note says where the GPU's come from.
+GpuPeaks PeaksFor(absl::string_view gpu, std::string* note) {
+  GpuPeaks peaks = fftconv::GpuPeaksForDevice(gpu, note);
+  if (const double tflops = absl::GetFlag(FLAGS_peak_tflops); tflops != 0) {
+    peaks.flops_per_second = tflops * 1e12;
+  }
+  if (const double tbps = absl::GetFlag(FLAGS_peak_tbps); tbps != 0) {
+    peaks.bytes_per_second = tbps * 1e12;
+  }
+  if (const double tf32 = absl::GetFlag(FLAGS_peak_tf32_tflops); tf32 != 0) {
+    peaks.tf32_tensor_flops_per_second = tf32 * 1e12;
+  }
+  return peaks;
+}
+
 double Median(std::vector<double> values) {
   const size_t mid = values.size() / 2;
   std::nth_element(values.begin(), values.begin() + mid, values.end());
@@ -316,9 +353,10 @@ class Suite {
     // the same work.
     const WeightSpectrum weights =
         pass == ConvPass::kBackwardData ? WeightSpectrum::kGiven : WeightSpectrum::kTransform;
-    FFTRAIN_ASSIGN_OR_RETURN(const RooflineBound bound,
-                             FftRooflineBound(shape, pass, peaks_, weights));
     FFTRAIN_ASSIGN_OR_RETURN(LayerResources* r, Resources(layer));
+    FFTRAIN_ASSIGN_OR_RETURN(const RooflineBound bound,
+                             FftRooflineBound(shape, pass, peaks_, weights,
+                                              ProductEngineNamed(r->plan.product_name())));
     state.SetLabel(absl::StrCat(shape.ToString(), "; ", r->plan.method_name()));
     if (pass == ConvPass::kBackwardData) {
       FFTRAIN_RETURN_IF_ERROR(r->plan.TransformWeights(r->w.as<float>(), r->spectra(),
@@ -391,13 +429,14 @@ int Main(int argc, char** argv) {
     }
     return 0;
   }
-  const GpuPeaks peaks{absl::GetFlag(FLAGS_peak_tflops) * 1e12,
-                       absl::GetFlag(FLAGS_peak_tbps) * 1e12};
-  // Checks the peaks (and every shape) before any GPU work.
+  // Checks the peaks given by flags (and every shape) before any GPU work.
   for (const Layer& layer : *layers) {
-    auto bound = FftRooflineBound(layer.shape, ConvPass::kForward, peaks);
+    std::string unused;
+    auto bound = FftRooflineBound(layer.shape, ConvPass::kForward, PeaksFor("", &unused));
     if (!bound.ok()) {
-      std::fprintf(stderr, "fft_conv_benchmark: %s: %s (--peak_tflops, --peak_tbps)\n",
+      std::fprintf(stderr,
+                   "fft_conv_benchmark: %s: %s (--peak_tflops, --peak_tbps, "
+                   "--peak_tf32_tflops)\n",
                    layer.name.c_str(), std::string(bound.status().message()).c_str());
       return 2;
     }
@@ -421,9 +460,14 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "fft_conv_benchmark: %s\n", gpu.status().ToString().c_str());
     return 1;
   }
+  std::string peaks_note;
+  const GpuPeaks peaks = PeaksFor(*gpu, &peaks_note);
   benchmark::AddCustomContext("gpu", *gpu);
   benchmark::AddCustomContext("peak_tflops", absl::StrFormat("%g", peaks.flops_per_second / 1e12));
   benchmark::AddCustomContext("peak_tbps", absl::StrFormat("%g", peaks.bytes_per_second / 1e12));
+  benchmark::AddCustomContext("peak_tf32_tflops",
+                              absl::StrFormat("%g", peaks.tf32_tensor_flops_per_second / 1e12));
+  benchmark::AddCustomContext("peaks_source", peaks_note);
   benchmark::AddCustomContext("seed", absl::StrCat(absl::GetFlag(FLAGS_seed)));
 
   const std::string method = absl::GetFlag(FLAGS_method);
@@ -432,8 +476,7 @@ int Main(int argc, char** argv) {
     TunerOptions tuning;
     tuning.mode = method == "tuned" ? TuningMode::kMeasure : TuningMode::kCostModel;
     tuning.cache_path = absl::GetFlag(FLAGS_tuner_cache);
-    tuning.peak_flops = peaks.flops_per_second;
-    tuning.peak_bytes_per_second = peaks.bytes_per_second;
+    tuning.peaks = peaks;
     auto created = ConvTuner::Create(tuning);
     if (!created.ok()) {
       std::fprintf(stderr, "fft_conv_benchmark: %s\n", created.status().ToString().c_str());

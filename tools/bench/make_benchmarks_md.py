@@ -266,6 +266,12 @@ def summary(rows):
 def render(context, cudnn_doc, rows, commands, commit):
     peak_tflops = context.get("peak_tflops", "?")
     peak_tbps = context.get("peak_tbps", "?")
+    peak_tf32 = context.get("peak_tf32_tflops")
+    # Runs since the cost model's peaks table: tf32x3 products bounded at the tensor
+    # cores' rate (fftconv/cost_model.h).
+    tf32_note = (f"; the products of tf32x3 methods count at {peak_tf32}/3 TFLOP/s, the "
+                 f"tensor cores' dense TF32 rate over the three products per fp32 one"
+                 if peak_tf32 else "")
     out = ["# Benchmarks: fftrain's FFT convolution against cuDNN", ""]
     out.append(f"GPU: {context.get('gpu', 'unknown')}. Measured {context.get('date', '?')} "
                f"(fftrain) and {cudnn_doc.get('date', '?')} (cuDNN)"
@@ -283,8 +289,8 @@ def render(context, cudnn_doc, rows, commands, commit):
                "itself and includes the bias gradient (cuDNN's too). Speedup = cuDNN ms / "
                "fftrain ms. TFLOP/s is effective: the direct method's 2 N C K oh ow kh kw "
                "flops over fftrain's time. Bound = the FFT method's roofline, "
-               f"max(FFT flops / {peak_tflops} TFLOP/s, least bytes / {peak_tbps} TB/s) "
-               "(tools/bench/roofline.h); x bound = fftrain time / bound.")
+               f"max(FFT flops / {peak_tflops} TFLOP/s, least bytes / {peak_tbps} TB/s)"
+               f"{tf32_note} (fftconv/cost_model.h); x bound = fftrain time / bound.")
     out.append("")
     out.append("Commands (from the repository root on the GPU node):")
     out.append("")
