@@ -2,9 +2,9 @@
 // split in registers into two numbers, x = big + small (big = x rounded to TF32, small =
 // the rest, of which the tensor cores read the top bits), and a product is
 // big*big + big*small + small*big: three TF32 tensor-core multiplies (mma.sync m16n8k8)
-// that carry about 21 bits, where one TF32 multiply carries 11 (2.6e-4 relative error on
-// L5's products through cuBLAS; this form measures 1e-6 to 3e-6, like CGEMM). The dropped
-// small*small term is below that. A complex product is Gauss's three real ones, on
+// that carry about 21 bits, where one TF32 multiply carries 11: fp32 accuracy, like
+// CGEMM's (the measured errors: docs/fftconv.md). The dropped small*small term is below
+// that. A complex product is Gauss's three real ones, on
 // (re, im, re + im): 9 tensor-core multiplies per complex multiply-add. Operands are
 // read once into shared memory as interleaved complex and split from there, so a product
 // reads its operands as often as CGEMM does.

@@ -1,8 +1,8 @@
 // The per-frequency products of a layer with few input channels (C <= kMaxThinChannels),
 // on map-major spectra ([map][bin]; maps [n][c], [k][c], [n][k]). cuBLAS tiles each bin's
-// product in blocks of 32 or more rows, so with C = 3 most of a tile is empty and the
-// CGEMM of L1 (128x128 maps, 3 -> 96 channels) ran instruction-bound at 0.5-0.6 ms for
-// what is a memory-bound 0.3 ms pass over the 818 MB of [n][k] spectra. Here a thread
+// product in blocks of 32 or more rows, so with C = 3 most of a tile is empty and CGEMM
+// runs instruction-bound on what is a memory-bound pass over the [n][k] spectra (L1's
+// figures: docs/fftconv.md). Here a thread
 // owns one bin of a group of kThinRows rows and streams the large operand with coalesced
 // reads, the C-wide one held in registers. Sums run in a fixed order (deterministic).
 // Each launch is asynchronous on `stream` and returns the launch error;
