@@ -18,6 +18,7 @@
 namespace fftrain::trainer {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string TempPath(const std::string& name) {
@@ -111,6 +112,28 @@ TEST(TrainingTest, RefusesATestSetOfAnotherShapeThanTheTrainingSet) {
   // The same pair with matching shapes trains.
   WriteIdxPair(dir, "t10k", 30, 28, 28);
   EXPECT_TRUE(Trainer::Create(config, **backend, comm, nullptr).ok());
+}
+
+// Issue 17, defect 3: a network whose buffers exceed the machine (a convolution to 10^6
+// maps: terabytes of activations and spectra) was accepted and ate the memory allocation by
+// allocation. Refused before anything is allocated, naming the layer that needs the memory.
+TEST(TrainingTest, RefusesANetworkThatCannotFitNamingTheLayer) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.network = "conv3x4p1,relu,conv5x1000000p2,relu,pool2,fc10";
+  config.synthetic_shape = {1, 64, 64};
+  config.synthetic_train = 128;
+  config.synthetic_test = 0;
+  config.batch_size = 128;
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto trainer = Trainer::Create(config, **backend, comm, nullptr);
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kResourceExhausted) << trainer.status();
+  EXPECT_THAT(std::string(trainer.status().message()),
+              AllOf(HasSubstr("the network needs at least"), HasSubstr("TiB of cpu memory"),
+                    HasSubstr("layer 3 'conv5x1000000p2' needs"), HasSubstr("--batch_size")));
 }
 
 TEST(TrainingTest, LearnsFashionMnistSubset) {
@@ -253,7 +276,17 @@ TEST(TrainingTest, RefusesBadConfigurations) {
       {[](TrainConfig& c) { c.batch_size = 0; }, "--batch_size"},
       {[](TrainConfig& c) { c.train_limit = -1; }, "--train_limit"},
       {[](TrainConfig& c) { c.schedule = "linear"; }, "unknown learning-rate schedule 'linear'"},
-      {[](TrainConfig& c) { c.learning_rate = -1; }, "learning rate must be positive"},
+      {[](TrainConfig& c) { c.learning_rate = -1; }, "--learning_rate must be positive"},
+      // Issue 17, defect 4: numeric settings are range-checked with the flag's name.
+      {[](TrainConfig& c) { c.final_learning_rate = std::nanf(""); },
+       "--final_learning_rate must be in [0, --learning_rate=0.05], got nan"},
+      {[](TrainConfig& c) { c.final_learning_rate = 0.1f; }, "--final_learning_rate"},
+      {[](TrainConfig& c) { c.warmup_steps = -5; }, "--warmup_steps must be in [0, 2^40], got -5"},
+      {[](TrainConfig& c) { c.epochs = int64_t{1} << 62; },
+       "--epochs must be positive and at most 10^9"},
+      {[](TrainConfig& c) { c.gamma = 2; }, "--gamma must be in (0, 1]"},
+      {[](TrainConfig& c) { c.step_epochs = 0; }, "--step_epochs"},
+      {[](TrainConfig& c) { c.synthetic_train = int64_t{1} << 62; }, "--synthetic_train"},
       {[](TrainConfig& c) { c.momentum = 1.5f; }, "--momentum"},
       {[](TrainConfig& c) { c.weight_decay = -0.1f; }, "--weight_decay"},
       {[](TrainConfig& c) { c.resume = true; }, "--resume needs --checkpoint"},
@@ -287,6 +320,15 @@ TEST(TrainingTest, RefusesBadConfigurations) {
   classes.synthetic_classes = 12;
   EXPECT_THAT(std::string(Trainer::Create(classes, **backend, comm, nullptr).status().message()),
               HasSubstr("has 10 outputs but the data set has 12 classes"));
+  // Issue 17, defect 4: a synthetic set larger than memory is an error naming the flags,
+  // not a std::bad_alloc.
+  TrainConfig huge = SmallConfig();
+  huge.dataset = "synthetic";
+  huge.synthetic_train = int64_t{1} << 36;
+  const absl::Status huge_status = Trainer::Create(huge, **backend, comm, nullptr).status();
+  EXPECT_EQ(huge_status.code(), absl::StatusCode::kResourceExhausted) << huge_status;
+  EXPECT_THAT(std::string(huge_status.message()),
+              AllOf(HasSubstr("--synthetic_train=68719476736"), HasSubstr("more than the")));
   TrainConfig no_data = SmallConfig();
   no_data.data_dir = TempPath("no-such-dir");
   EXPECT_FALSE(Trainer::Create(no_data, **backend, comm, nullptr).ok());

@@ -1,11 +1,13 @@
 #include "trainer/network.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "base/system_memory.h"
 #include "fftconv/spectral_layout.h"
 
 namespace fftrain::trainer {
@@ -37,6 +39,78 @@ absl::StatusOr<SpectraNeed> EstimateSpectra(const NetworkSpec& spec,
   return need;
 }
 
+// What one layer takes, in bytes, estimated from shapes before anything is allocated.
+struct LayerMemory {
+  std::string name;
+  double activations = 0;  // its output and the output's gradient (and the batch's input)
+  double parameters = 0;   // parameters, gradients, momentum
+  double spectra = 0;      // weight spectrum, and the kept input spectrum
+  double other = 0;        // max-pooling's arg-max indices
+  double workspace = 0;    // its need from the shared pool (a lower bound)
+  double own() const { return activations + parameters + spectra + other; }
+};
+
+std::string LayerText(const LayerSpec& spec) {
+  return absl::StrCat("layer ", spec.index, " '", spec.text, "'");
+}
+
+// Refuses a network whose buffers cannot fit in the backend's free memory, naming the
+// layer that needs the most, before anything is allocated: on the CPU, allocations larger
+// than the free memory can succeed and then take the machine's memory page by page.
+absl::Status CheckNetworkFits(const NetworkSpec& spec, const std::vector<TensorShape>& inputs,
+                              const std::vector<TensorShape>& outputs, int64_t batch,
+                              bool keep_spectra, Backend& backend) {
+  std::vector<LayerMemory> layers;
+  double own = 0, pool = 0;
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& layer = spec.layers[i];
+    LayerMemory m;
+    m.name = LayerText(layer);
+    const double in = static_cast<double>(inputs[i].elements());
+    const double out = static_cast<double>(outputs[i].elements());
+    m.activations = 2.0 * 4 * batch * out + (i == 0 ? 4.0 * batch * in : 0.0);
+    if (layer.kind == LayerKind::kConv) {
+      const double c = static_cast<double>(inputs[i].c);
+      m.parameters = 3.0 * 4 * (layer.maps * c * layer.kernel * layer.kernel + layer.maps);
+      fftconv::FftConvOptions options;
+      options.keep_input_spectrum = keep_spectra;
+      absl::StatusOr<fftconv::SpectralLayout> layout =
+          fftconv::SpectralLayout::Create(ConvShapeOf(layer, inputs[i], batch), options);
+      if (!layout.ok()) {
+        return absl::Status(layout.status().code(),
+                            absl::StrCat(m.name, ": ", layout.status().message()));
+      }
+      m.spectra = static_cast<double>(layout->WeightSpectrumBytes()) +
+                  static_cast<double>(layout->InputSpectrumBytes());
+      m.workspace = static_cast<double>(layout->backend_offset());
+    } else if (layer.kind == LayerKind::kLinear) {
+      m.parameters = 3.0 * 4 * (layer.outputs * in + layer.outputs);
+    } else if (layer.kind == LayerKind::kMaxPool) {
+      m.other = 4.0 * batch * out;
+    }
+    own += m.own();
+    pool = std::max(pool, m.workspace);
+    layers.push_back(std::move(m));
+  }
+  absl::StatusOr<size_t> free_bytes = backend.FreeBytes();
+  if (!free_bytes.ok() || own + pool <= static_cast<double>(*free_bytes)) {
+    return absl::OkStatus();
+  }
+  const LayerMemory& worst = *std::max_element(
+      layers.begin(), layers.end(), [](const LayerMemory& a, const LayerMemory& b) {
+        return a.own() + a.workspace < b.own() + b.workspace;
+      });
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "the network needs at least %s of %s memory at batch %d but %s is free; %s needs %s "
+      "(activations and their gradients %s, parameters %s, spectra %s, workspace %s). "
+      "Use a smaller --batch_size or smaller layers",
+      base::HumanBytes(own + pool), DeviceName(backend.device()), batch,
+      base::HumanBytes(static_cast<double>(*free_bytes)), worst.name,
+      base::HumanBytes(worst.own() + worst.workspace), base::HumanBytes(worst.activations),
+      base::HumanBytes(worst.parameters), base::HumanBytes(worst.spectra + worst.other),
+      base::HumanBytes(worst.workspace)));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Network>> Network::Create(const NetworkSpec& spec,
@@ -49,6 +123,9 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const NetworkSpec& spec
   FFTRAIN_ASSIGN_OR_RETURN(std::vector<TensorShape> outputs, ChainShapes(spec, input));
   std::vector<TensorShape> inputs = {input};
   for (size_t i = 0; i + 1 < outputs.size(); ++i) inputs.push_back(outputs[i]);
+
+  FFTRAIN_RETURN_IF_ERROR(CheckNetworkFits(spec, inputs, outputs, batch,
+                                           options.keep_spectra == KeepSpectra::kOn, backend));
 
   auto net = std::unique_ptr<Network>(new Network(spec, input, batch, backend));
   // Activations first: they are needed whatever is decided about spectra.

@@ -11,7 +11,7 @@ absl::Status LearningRateSchedule::Validate() const {
   if (!(base > 0) || !std::isfinite(base)) {
     return absl::InvalidArgumentError(absl::StrCat("learning rate must be positive, got ", base));
   }
-  if (final_rate < 0 || final_rate > base) {
+  if (!(final_rate >= 0 && final_rate <= base)) {  // NaN fails too
     return absl::InvalidArgumentError(
         absl::StrCat("final learning rate must be in [0, ", base, "], got ", final_rate));
   }

@@ -8,7 +8,11 @@
 // Under mpirun every rank runs this, one per GPU (docs/distributed.md): MPI starts, the
 // ranks build a control communicator over MPI and a data communicator (NCCL on GPUs, MPI
 // on the CPU), and the trainer averages gradients over them.
+#include <cmath>
 #include <cstdio>
+#include <exception>
+#include <limits>
+#include <new>
 #include <memory>
 #include <optional>
 #include <string>
@@ -150,6 +154,17 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& device, 
       absl::StrCat("--device must be auto, cuda or cpu; got '", device, "'"));
 }
 
+// A double flag as the float the trainer uses: refused, with the flag's name, when it is
+// not a number or does not fit a float (the conversion would be undefined behaviour).
+absl::StatusOr<float> FloatFlag(const char* name, double value) {
+  if (!std::isfinite(value) || std::fabs(value) > std::numeric_limits<float>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", name, " must be a finite number within a float's range (|x| <= 3.4e38), got ",
+        value));
+  }
+  return static_cast<float>(value);
+}
+
 absl::StatusOr<TrainConfig> ConfigFromFlags() {
   TrainConfig c;
   c.network = absl::GetFlag(FLAGS_network);
@@ -165,13 +180,13 @@ absl::StatusOr<TrainConfig> ConfigFromFlags() {
   c.batch_size = absl::GetFlag(FLAGS_batch_size);
   c.stop_after_epoch = absl::GetFlag(FLAGS_stop_after_epoch);
   c.schedule = absl::GetFlag(FLAGS_schedule);
-  c.learning_rate = static_cast<float>(absl::GetFlag(FLAGS_learning_rate));
-  c.final_learning_rate = static_cast<float>(absl::GetFlag(FLAGS_final_learning_rate));
+  FFTRAIN_ASSIGN_OR_RETURN(c.learning_rate, FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate)));
+  FFTRAIN_ASSIGN_OR_RETURN(c.final_learning_rate, FloatFlag("final_learning_rate", absl::GetFlag(FLAGS_final_learning_rate)));
   c.step_epochs = absl::GetFlag(FLAGS_step_epochs);
-  c.gamma = static_cast<float>(absl::GetFlag(FLAGS_gamma));
+  FFTRAIN_ASSIGN_OR_RETURN(c.gamma, FloatFlag("gamma", absl::GetFlag(FLAGS_gamma)));
   c.warmup_steps = absl::GetFlag(FLAGS_warmup_steps);
-  c.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
-  c.weight_decay = static_cast<float>(absl::GetFlag(FLAGS_weight_decay));
+  FFTRAIN_ASSIGN_OR_RETURN(c.momentum, FloatFlag("momentum", absl::GetFlag(FLAGS_momentum)));
+  FFTRAIN_ASSIGN_OR_RETURN(c.weight_decay, FloatFlag("weight_decay", absl::GetFlag(FLAGS_weight_decay)));
   c.seed = absl::GetFlag(FLAGS_seed);
   FFTRAIN_ASSIGN_OR_RETURN(c.keep_spectra, ParseKeepSpectra(absl::GetFlag(FLAGS_keep_spectra)));
   c.log_path = absl::GetFlag(FLAGS_log);
@@ -224,10 +239,18 @@ absl::Status StartRanks(const std::string& communicator, absl::Duration timeout,
 absl::Status Run(Ranks& ranks, absl::Duration timeout) {
   FFTRAIN_ASSIGN_OR_RETURN(TrainConfig config, ConfigFromFlags());
   const int64_t benchmark = absl::GetFlag(FLAGS_benchmark_iterations);
-  if (benchmark < 0) return absl::InvalidArgumentError("--benchmark_iterations must be >= 0");
+  if (benchmark < 0 || benchmark > 1000000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--benchmark_iterations must be >= 0 and at most 10^6, got ", benchmark));
+  }
   const std::string communicator = absl::GetFlag(FLAGS_communicator);
   comm::Communicator& control = *ranks.control;
   const int gpu_flag = absl::GetFlag(FLAGS_gpu);
+  if (gpu_flag < -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gpu must be -1 (the local rank) or a device ordinal >= 0, got ",
+                     gpu_flag));
+  }
   const int gpu = gpu_flag >= 0 ? gpu_flag : ranks.local_rank();
   // Each rank's own failures (no GPU, out of memory) reach every rank.
   absl::StatusOr<std::unique_ptr<Backend>> made =
@@ -270,6 +293,20 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+// Run, with any exception that escapes it (std::bad_alloc where a size was not checked in
+// advance) turned into a failure of this rank, so that it is reported like any other.
+absl::Status RunCatchingExceptions(Ranks& ranks, absl::Duration timeout) {
+  try {
+    return Run(ranks, timeout);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        "out of memory (std::bad_alloc): the host cannot hold what these settings need; "
+        "try a smaller --batch_size, data set or network");
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("unexpected exception: ", e.what()));
+  }
+}
+
 // 0 on success. A failure every rank knows of (agreed) is printed once, by rank 0, and
 // every rank ends normally; any other failure of a rank in a job (a deadline, a lost
 // peer) is printed with the rank and ends the whole job, since the other ranks may be
@@ -288,7 +325,7 @@ int Main() {
     std::fprintf(stderr, "train: %s\n", std::string(started.message()).c_str());
     return 1;
   }
-  const absl::Status status = Run(ranks, timeout);
+  const absl::Status status = RunCatchingExceptions(ranks, timeout);
   if (status.ok()) {
     ranks.nccl.reset();
     ranks.control.reset();
@@ -330,5 +367,10 @@ int main(int argc, char** argv) {
                  rest[1]);
     return 2;
   }
-  return fftrain::trainer::Main();
+  try {
+    return fftrain::trainer::Main();
+  } catch (const std::exception& e) {  // outside Run: starting or ending MPI
+    std::fprintf(stderr, "train: unexpected exception: %s\n", e.what());
+    return 1;
+  }
 }

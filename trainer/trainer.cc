@@ -34,6 +34,11 @@ constexpr const char* kResumeKeys[] = {"ranks",
     "synthetic_classes", "batch_size", "schedule", "learning_rate", "final_learning_rate",
     "step_epochs", "gamma", "warmup_steps", "momentum", "weight_decay", "seed", "epochs"};
 
+// Bounds of counts that are multiplied together (examples, steps): far beyond any real run,
+// small enough that their products stay below 2^63.
+constexpr int64_t kMaxExamples = int64_t{1} << 40;
+constexpr int64_t kMaxEpochs = 1000000000;
+
 std::map<std::string, std::string> ParseConfigText(const std::string& text) {
   std::map<std::string, std::string> values;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
@@ -50,7 +55,9 @@ absl::Status ValidateConfig(const TrainConfig& c) {
   if (c.dataset != "fashion-mnist" && c.dataset != "synthetic") {
     return bad(absl::StrCat("--dataset must be fashion-mnist or synthetic, got '", c.dataset, "'"));
   }
-  if (c.epochs <= 0) return bad(absl::StrCat("--epochs must be positive, got ", c.epochs));
+  if (c.epochs <= 0 || c.epochs > kMaxEpochs) {
+    return bad(absl::StrCat("--epochs must be positive and at most 10^9, got ", c.epochs));
+  }
   if (c.batch_size <= 0 || c.batch_size > (1 << 20)) {
     return bad(absl::StrCat("--batch_size must be in [1, 1048576], got ", c.batch_size));
   }
@@ -59,6 +66,10 @@ absl::Status ValidateConfig(const TrainConfig& c) {
   }
   if (c.dataset == "synthetic" && (c.synthetic_train <= 0 || c.synthetic_test < 0)) {
     return bad("--synthetic_train must be positive and --synthetic_test >= 0");
+  }
+  if (c.synthetic_train > kMaxExamples || c.synthetic_test > kMaxExamples) {
+    return bad(absl::StrCat("--synthetic_train and --synthetic_test must be at most 2^40, got ",
+                            c.synthetic_train, " and ", c.synthetic_test));
   }
   if (c.synthetic_classes < 0 || c.synthetic_classes == 1) {
     return bad(absl::StrCat("--synthetic_classes must be 0 (the network's outputs) or >= 2, got ",
@@ -76,6 +87,24 @@ absl::Status ValidateConfig(const TrainConfig& c) {
   }
   if (c.resume && c.checkpoint_path.empty()) {
     return bad("--resume needs --checkpoint, the file to resume from");
+  }
+  // The schedule's settings, each named by its flag.
+  if (!(c.learning_rate > 0) || !std::isfinite(c.learning_rate)) {
+    return bad(absl::StrCat("--learning_rate must be positive and finite, got ",
+                            c.learning_rate));
+  }
+  if (!(c.final_learning_rate >= 0 && c.final_learning_rate <= c.learning_rate)) {
+    return bad(absl::StrCat("--final_learning_rate must be in [0, --learning_rate=",
+                            c.learning_rate, "], got ", c.final_learning_rate));
+  }
+  if (c.warmup_steps < 0 || c.warmup_steps > kMaxExamples) {
+    return bad(absl::StrCat("--warmup_steps must be in [0, 2^40], got ", c.warmup_steps));
+  }
+  if (c.step_epochs <= 0 || c.step_epochs > kMaxEpochs) {
+    return bad(absl::StrCat("--step_epochs must be in [1, 10^9], got ", c.step_epochs));
+  }
+  if (!(c.gamma > 0 && c.gamma <= 1)) {
+    return bad(absl::StrCat("--gamma must be in (0, 1], got ", c.gamma));
   }
   FFTRAIN_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(c.schedule));
   LearningRateSchedule schedule;
@@ -225,7 +254,11 @@ absl::Status Trainer::BuildTraining() {
   schedule_.gamma = config.gamma;
   schedule_.warmup_steps = config.warmup_steps;
   schedule_.steps_per_epoch = steps_per_epoch;
-  schedule_.total_steps = steps_per_epoch * config.epochs;
+  if (__builtin_mul_overflow(steps_per_epoch, config.epochs, &schedule_.total_steps)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--epochs=", config.epochs, " of ", steps_per_epoch,
+        " steps each overflow the 64-bit step count; train fewer epochs"));
+  }
 
   FFTRAIN_ASSIGN_OR_RETURN(labels_, backend_.Allocate(sizeof(int32_t) * batch));
   FFTRAIN_ASSIGN_OR_RETURN(loss_, backend_.Allocate(sizeof(float) * batch));
@@ -332,9 +365,16 @@ absl::Status Trainer::LoadData() {
     int32_t classes = c.synthetic_classes;
     if (classes == 0) classes = static_cast<int32_t>(spec_.layers.back().outputs);
     // One set split in two, so that both halves share the classes' prototypes.
-    FFTRAIN_ASSIGN_OR_RETURN(
-        ImageDataset all, MakeSyntheticDataset(c.synthetic_train + c.synthetic_test, shape.c,
-                                               shape.h, shape.w, classes, c.seed));
+    absl::StatusOr<ImageDataset> made = MakeSyntheticDataset(
+        c.synthetic_train + c.synthetic_test, shape.c, shape.h, shape.w, classes, c.seed);
+    if (!made.ok()) {
+      return absl::Status(made.status().code(),
+                          absl::StrCat("--synthetic_train=", c.synthetic_train,
+                                       " --synthetic_test=", c.synthetic_test,
+                                       " --synthetic_shape=", shape.c, "x", shape.h, "x",
+                                       shape.w, ": ", made.status().message()));
+    }
+    ImageDataset all = *std::move(made);
     // The test set is the tail; the training set keeps the rest without a copy.
     const int64_t split = c.synthetic_train * all.image_elements();
     test_ = ImageDataset{c.synthetic_test, all.channels, all.height, all.width,

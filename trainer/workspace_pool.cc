@@ -15,9 +15,15 @@ absl::StatusOr<WorkspacePool> WorkspacePool::Create(
   for (const WorkspaceRequest& r : requests) {
     if (r.bytes > largest.bytes) largest = r;
   }
-  auto buffer = backend.Allocate(largest.bytes);
+  // Compared with the free memory first: on the CPU an allocation larger than what is
+  // free can succeed and then take the machine's memory page by page.
+  const auto free_bytes = backend.FreeBytes();
+  absl::StatusOr<Buffer> buffer =
+      free_bytes.ok() && largest.bytes > *free_bytes
+          ? absl::ResourceExhaustedError(absl::StrFormat(
+                "%.1f MiB asked for, %.1f MiB free", MiB(largest.bytes), MiB(*free_bytes)))
+          : backend.Allocate(largest.bytes);
   if (!buffer.ok()) {
-    const auto free_bytes = backend.FreeBytes();
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the workspace pool needs %.1f MiB (set by %s) but the %s device cannot hold it "
         "(%s free): %s. Use a smaller --batch_size.",

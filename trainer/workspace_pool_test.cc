@@ -44,5 +44,21 @@ TEST(WorkspacePoolTest, NamesTheNeedAndTheFreeMemoryWhenItDoesNotFit) {
   EXPECT_THAT(std::string(pool.status().message()), HasSubstr("--batch_size"));
 }
 
+// Issue 17, defect 3: a pool larger than the free memory but small enough for the allocator
+// to grant (on Linux, virtual memory) was accepted and then took the machine's memory as it
+// was touched. It is compared with the free memory first.
+TEST(WorkspacePoolTest, APoolLargerThanTheFreeMemoryIsRefusedBeforeAllocating) {
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  absl::StatusOr<size_t> free_bytes = (*backend)->FreeBytes();
+  ASSERT_TRUE(free_bytes.ok()) << free_bytes.status();
+  auto pool = WorkspacePool::Create(**backend,
+                                    {{"layer 2 'conv9x512'", *free_bytes + (64 << 20), 1.0}});
+  ASSERT_FALSE(pool.ok()) << "a pool of the free memory + 64 MiB was allocated";
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(pool.status().message()), HasSubstr("set by layer 2 'conv9x512'"));
+  EXPECT_THAT(std::string(pool.status().message()), HasSubstr("MiB free"));
+}
+
 }  // namespace
 }  // namespace fftrain::trainer

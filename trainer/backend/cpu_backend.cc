@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/host_buffer.h"
 #include "base/status_macros.h"
+#include "base/system_memory.h"
 #include "fftconv/cpu_fft_conv.h"
 #include "trainer/backend/backend.h"
 #include "trainer/backend/op_checks.h"
@@ -35,13 +36,11 @@ using internal::CheckSgd;
 using internal::CheckSoftmax;
 using internal::CheckSumRows;
 
+// MemAvailable (free memory plus the reclaimable page cache) within the cgroup's limit:
+// sysconf's free pages alone leave out the cache and would refuse what fits.
 absl::StatusOr<size_t> AvailablePhysicalBytes() {
-  const long pages = sysconf(_SC_AVPHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGESIZE);
-  if (pages < 0 || page_size <= 0) {
-    return absl::UnavailableError("sysconf cannot report the available physical memory");
-  }
-  return static_cast<size_t>(pages) * static_cast<size_t>(page_size);
+  FFTRAIN_ASSIGN_OR_RETURN(const uint64_t bytes, base::AvailableHostMemoryBytes());
+  return static_cast<size_t>(bytes);
 }
 
 class CpuConvEngine final : public ConvEngine {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/system_memory.h"
 
 namespace fftrain::trainer {
 namespace {
@@ -120,6 +121,18 @@ absl::StatusOr<ImageDataset> MakeSyntheticDataset(int64_t count, int64_t channel
     return absl::InvalidArgumentError(absl::StrCat(
         "MakeSyntheticDataset: ", count, " images (or ", num_classes, " prototypes) of ", channels,
         " x ", height, " x ", width, " floats overflow 64-bit byte counts"));
+  }
+
+  // Checked against the memory available before anything is allocated: a size that
+  // cannot fit is an error to report, not a std::bad_alloc.
+  const double needed = static_cast<double>(image_bytes) + static_cast<double>(prototype_bytes) +
+                        4.0 * static_cast<double>(count);
+  const absl::StatusOr<uint64_t> available = base::AvailableHostMemoryBytes();
+  if (available.ok() && needed > static_cast<double>(*available)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "MakeSyntheticDataset: ", count, " images of ", channels, " x ", height, " x ", width,
+        " floats need ", base::HumanBytes(needed), " of memory, more than the ",
+        base::HumanBytes(static_cast<double>(*available)), " available"));
   }
 
   std::mt19937_64 rng(MixSeed(seed, kSyntheticSalt, 0));

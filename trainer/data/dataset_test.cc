@@ -300,6 +300,16 @@ TEST(GatherBatchTest, CopiesTheChosenExamples) {
   EXPECT_TRUE(GatherBatch(data, {}, {}, {}).ok());  // An empty batch touches nothing.
 }
 
+// Issue 17, defect 4: huge synthetic sizes ended in an uncaught std::bad_alloc. A size that
+// cannot fit in memory is ResourceExhausted before anything is allocated.
+TEST(SyntheticDatasetTest, SizesBeyondTheAvailableMemoryAreRefusedBeforeAllocating) {
+  absl::StatusOr<ImageDataset> huge = MakeSyntheticDataset(int64_t{1} << 34, 1, 28, 28, 10, 1);
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted) << huge.status();
+  EXPECT_THAT(std::string(huge.status().message()),
+              AllOf(HasSubstr("17179869184 images of 1 x 28 x 28 floats need"),
+                    HasSubstr("TiB of memory, more than the")));
+}
+
 // The batch gather is where a test set of another shape than the network's input ran off
 // the end of the batch buffer (issue 17, defect 1): every size is now checked first.
 TEST(GatherBatchTest, RefusesBuffersOfAnotherSizeAndIndicesOutOfRange) {
