@@ -60,5 +60,92 @@ expect_refusal "--collective_timeout_s must be in (0, 604800]" --collective_time
 expect_refusal "--communicator must be auto, nccl, mpi or single" --communicator=pigeon
 expect_refusal "--communicator=nccl needs --device=cuda" --communicator=nccl --device=cpu
 
+expect_success() {  # expect_success "output substring" flags...: exit 0 and the text
+  local want=$1; shift
+  local out rc
+  checks=$((checks + 1))
+  out=$(timeout 120 "$train" "$@" 2>&1); rc=$?
+  if (( rc != 0 )) || [[ $out != *"$want"* ]]; then
+    echo "FAIL: train $* -> exit $rc, output: $out (wanted exit 0 and: $want)"
+    failures=$((failures + 1))
+  else
+    echo "ok: train $* -> exit 0, says: $want"
+  fi
+}
+
+check() {  # check NAME STATUS(0 = pass) [DETAILS]
+  checks=$((checks + 1))
+  if (( $2 == 0 )); then echo "ok: $1"; else echo "FAIL: $1 ${3:-}"; failures=$((failures + 1)); fi
+}
+
+work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/train_flags.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+tiny=(--device=cpu --dataset=synthetic --network=conv3x4p1,relu,pool2,fc4 --synthetic_shape=1x8x8
+      --synthetic_train=64 --synthetic_test=16 --batch_size=16 --epochs=1 --progress=false)
+
+# A Fashion-MNIST folder of 64 training and 16 test images of 8x8 pixels, uncompressed.
+data=$work/data
+mkdir -p "$data"
+idx_pair() {  # idx_pair PREFIX COUNT(hex byte)
+  { printf "\x00\x00\x08\x03\x00\x00\x00\x$2\x00\x00\x00\x08\x00\x00\x00\x08"
+    head -c $(( 16#$2 * 64 )) /dev/urandom; } >"$data/$1-images-idx3-ubyte"
+  { printf "\x00\x00\x08\x01\x00\x00\x00\x$2"; head -c $(( 16#$2 )) /dev/zero; } \
+    >"$data/$1-labels-idx1-ubyte"
+}
+idx_pair train 40
+idx_pair t10k 10
+fmnist=(--device=cpu --dataset=fashion-mnist --data_dir="$data" --network=conv3x4p1,relu,pool2,fc10
+        --batch_size=16 --epochs=1 --progress=false)
+expect_success "final test accuracy" "${fmnist[@]}"
+
+# Issue 17, defect 2: outputs are regular files or new paths; an output that is an input,
+# or two outputs that are one file (also through links), are refused at start-up, and
+# nothing is written.
+before=$(md5sum "$data/train-images-idx3-ubyte")
+expect_refusal "is $data/train-images-idx3-ubyte, an input of this run (--data_dir)" \
+  "${fmnist[@]}" --log="$data/train-images-idx3-ubyte"
+expect_refusal "an input of this run (--data_dir); refusing to overwrite it" \
+  "${fmnist[@]}" --checkpoint="$data/t10k-labels-idx1-ubyte"
+ln -s "$data/train-images-idx3-ubyte" "$work/images-link"
+expect_refusal "an input of this run" "${fmnist[@]}" --checkpoint="$work/images-link"
+[[ $(md5sum "$data/train-images-idx3-ubyte") == "$before" ]]; check "the data file is unchanged" $?
+[[ -L $work/images-link ]]; check "the link to it is still a link" $?
+expect_refusal "--log=$work/same and --checkpoint=$work/same are the same file" \
+  "${tiny[@]}" --log="$work/same" --checkpoint="$work/same"
+touch "$work/log.jsonl"; ln -s log.jsonl "$work/log-link"
+expect_refusal "are the same file" "${tiny[@]}" --log="$work/log.jsonl" --checkpoint="$work/log-link"
+expect_refusal "--checkpoint=/dev/null: is a character device, not a regular file" \
+  "${tiny[@]}" --checkpoint=/dev/null
+[[ -c /dev/null ]]; check "/dev/null is still a character device" $?
+mkfifo "$work/fifo"
+expect_refusal "--log=$work/fifo: is a FIFO, not a regular file" "${tiny[@]}" --log="$work/fifo"
+expect_refusal "--checkpoint=$work/fifo: is a FIFO" "${tiny[@]}" --checkpoint="$work/fifo" --resume
+expect_refusal "--log=$work: is a directory, not a regular file" "${tiny[@]}" --log="$work"
+# A fresh run refuses to replace an existing checkpoint unless told to.
+expect_success "final test accuracy" "${tiny[@]}" --checkpoint="$work/run.ckpt"
+expect_refusal "--checkpoint=$work/run.ckpt already exists: --resume continues the run it holds, --overwrite_checkpoint" \
+  "${tiny[@]}" --checkpoint="$work/run.ckpt"
+expect_success "this new run replaces the checkpoint at $work/run.ckpt" \
+  "${tiny[@]}" --checkpoint="$work/run.ckpt" --overwrite_checkpoint
+
+# Issue 17, defect 5: an unwritable checkpoint or log is found at start-up, not after the
+# first epoch; flags that do not apply say so.
+out=$(timeout 60 "$train" "${fmnist[@]}" --checkpoint=/proc/fftrain.ckpt 2>&1); rc=$?
+[[ $rc != 0 && $out == *"cannot create files in its folder /proc"* && $out != *"epoch 1/1"* ]]
+check "an unwritable checkpoint folder is refused before training" $? "(exit $rc: $out)"
+expect_refusal "--log=$work/no/such/dir/log.jsonl: its folder $work/no/such/dir cannot be used" \
+  "${tiny[@]}" --log="$work/no/such/dir/log.jsonl"
+expect_success "flag --data_dir has no effect with --dataset=synthetic" "${tiny[@]}" --data_dir=/x
+expect_success "flag --train_limit has no effect with --dataset=synthetic" "${tiny[@]}" --train_limit=5
+expect_success "flag --synthetic_train has no effect with --dataset=fashion-mnist" \
+  "${fmnist[@]}" --synthetic_train=5
+expect_success "flag --final_learning_rate has no effect with --schedule=step" \
+  "${tiny[@]}" --schedule=step --final_learning_rate=0.001
+expect_success "flag --gamma has no effect with --schedule=cosine" "${tiny[@]}" --gamma=0.5
+expect_success "flag --tune has no effect on the CPU" "${tiny[@]}" --tune=cost
+expect_success "flag --bucket_mb has no effect with one rank" "${tiny[@]}" --bucket_mb=4
+expect_success "flag --overwrite_checkpoint has no effect without --checkpoint" \
+  "${tiny[@]}" --overwrite_checkpoint
+
 echo "$(( checks - failures )) passed, ${failures} failed"
 (( failures == 0 ))

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -86,6 +87,9 @@ ABSL_FLAG(int64_t, workspace_cap_mb, 0,
 ABSL_FLAG(std::string, log, "", "Write metrics as JSON lines to this file");
 ABSL_FLAG(std::string, checkpoint, "", "Write a checkpoint here after every epoch");
 ABSL_FLAG(bool, resume, false, "Continue from --checkpoint");
+ABSL_FLAG(bool, overwrite_checkpoint, false,
+          "Let a new run (without --resume) replace an existing --checkpoint file; without "
+          "it, such a run is refused");
 ABSL_FLAG(bool, progress, true, "Show a progress line when stderr is a terminal");
 ABSL_FLAG(int64_t, log_every_steps, kDefaults.log_every_steps, "Steps between step events");
 ABSL_FLAG(bool, evaluate, true, "Evaluate on the test set after every epoch");
@@ -192,6 +196,8 @@ absl::StatusOr<TrainConfig> ConfigFromFlags() {
   c.log_path = absl::GetFlag(FLAGS_log);
   c.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);
   c.resume = absl::GetFlag(FLAGS_resume);
+  c.overwrite_checkpoint = absl::GetFlag(FLAGS_overwrite_checkpoint);
+  c.tuner_cache_path = absl::GetFlag(FLAGS_tuner_cache);
   c.progress = absl::GetFlag(FLAGS_progress);
   c.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
   c.evaluate = absl::GetFlag(FLAGS_evaluate);
@@ -204,6 +210,71 @@ absl::StatusOr<TrainConfig> ConfigFromFlags() {
   c.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
   FFTRAIN_RETURN_IF_ERROR(ValidateConfig(c));
   return c;
+}
+
+// Whether a flag was given a value other than its default.
+template <typename T>
+bool IsSet(const absl::Flag<T>& flag) {
+  const absl::CommandLineFlag& handle = absl::GetFlagReflectionHandle(flag);
+  return handle.CurrentValue() != handle.DefaultValue();
+}
+
+// "flag --X has no effect with ..." for each flag given that this run does not use, so that
+// a mistyped setting does not pass in silence. Notices, not errors: the run goes on.
+std::vector<std::string> IneffectiveFlagNotices(const TrainConfig& c, bool on_gpu, int ranks,
+                                                bool benchmark) {
+  std::vector<std::string> notes;
+  auto note = [&](const char* flag, const std::string& why) {
+    notes.push_back(absl::StrCat("flag --", flag, " has no effect ", why));
+  };
+  const std::string with_dataset = absl::StrCat("with --dataset=", c.dataset);
+  if (c.dataset == "fashion-mnist") {
+    if (IsSet(FLAGS_synthetic_shape)) note("synthetic_shape", with_dataset);
+    if (IsSet(FLAGS_synthetic_train)) note("synthetic_train", with_dataset);
+    if (IsSet(FLAGS_synthetic_test)) note("synthetic_test", with_dataset);
+    if (IsSet(FLAGS_synthetic_classes)) note("synthetic_classes", with_dataset);
+  } else {
+    if (IsSet(FLAGS_data_dir)) note("data_dir", with_dataset);
+    if (IsSet(FLAGS_train_limit)) note("train_limit", with_dataset);
+    if (IsSet(FLAGS_test_limit)) note("test_limit", with_dataset);
+  }
+  const std::string with_schedule = absl::StrCat("with --schedule=", c.schedule);
+  if (c.schedule != "cosine" && IsSet(FLAGS_final_learning_rate)) {
+    note("final_learning_rate", with_schedule);
+  }
+  if (c.schedule != "step") {
+    if (IsSet(FLAGS_step_epochs)) note("step_epochs", with_schedule);
+    if (IsSet(FLAGS_gamma)) note("gamma", with_schedule);
+  }
+  if (!on_gpu) {
+    for (const auto& [flag, set] : {std::pair{"gpu", IsSet(FLAGS_gpu)},
+                                    std::pair{"tune", IsSet(FLAGS_tune)},
+                                    std::pair{"tuner_cache", IsSet(FLAGS_tuner_cache)},
+                                    std::pair{"workspace_cap_mb", IsSet(FLAGS_workspace_cap_mb)}}) {
+      if (set) note(flag, "on the CPU (it concerns the CUDA backend)");
+    }
+  }
+  if (ranks == 1) {
+    if (IsSet(FLAGS_bucket_mb)) note("bucket_mb", "with one rank (nothing is all-reduced)");
+    if (IsSet(FLAGS_collective_timeout_s)) {
+      note("collective_timeout_s", "with one rank (there are no collectives to wait for)");
+    }
+  }
+  if (c.overwrite_checkpoint && c.resume) note("overwrite_checkpoint", "with --resume");
+  if (c.overwrite_checkpoint && c.checkpoint_path.empty()) {
+    note("overwrite_checkpoint", "without --checkpoint");
+  }
+  if (benchmark) {
+    for (const auto& [flag, set] :
+         {std::pair{"epochs", IsSet(FLAGS_epochs)},
+          std::pair{"stop_after_epoch", IsSet(FLAGS_stop_after_epoch)},
+          std::pair{"evaluate", IsSet(FLAGS_evaluate)},
+          std::pair{"log_every_steps", IsSet(FLAGS_log_every_steps)},
+          std::pair{"checkpoint", !c.resume && IsSet(FLAGS_checkpoint)}}) {
+      if (set) note(flag, "with --benchmark_iterations (nothing is trained or saved)");
+    }
+  }
+  return notes;
 }
 
 // The ranks of this job and how they talk: the MPI session (under mpirun), the control
@@ -270,6 +341,12 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout) {
     ranks.nccl = *std::move(nccl);
   }
   comm::Communicator& data = ranks.data();
+  if (control.rank() == 0) {
+    for (const std::string& note :
+         IneffectiveFlagNotices(config, on_gpu, control.size(), benchmark > 0)) {
+      std::fprintf(stderr, "train: note: %s\n", note.c_str());
+    }
+  }
   FFTRAIN_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, *backend, data));
   if (benchmark > 0) {
     FFTRAIN_ASSIGN_OR_RETURN(double ms, trainer->TimeIterations(5, benchmark));

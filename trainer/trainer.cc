@@ -16,6 +16,7 @@
 #include "comm/rank_agreement.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "trainer/metrics_log.h"
+#include "trainer/output_files.h"
 
 namespace fftrain::trainer {
 namespace {
@@ -161,7 +162,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& conf
   auto t = std::unique_ptr<Trainer>(new Trainer(config, backend, communicator, log));
   FFTRAIN_ASSIGN_OR_RETURN(t->spec_, ParseNetworkSpec(config.network));
   // A step that fails on one rank fails on all (comm::AgreeOnStatus), so that no rank
-  // waits for another that has given up.
+  // waits for another that has given up. Outputs first: they are cheap to check, and a bad
+  // path should fail before the data is loaded.
+  FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->PrepareOutputsOnRankZero()));
   FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->LoadData()));
   FFTRAIN_RETURN_IF_ERROR(t->CheckRanksAgree());
   FFTRAIN_RETURN_IF_ERROR(t->BuildNetworkOnEveryRank());
@@ -347,6 +350,51 @@ JsonObject Trainer::ConfigEvent() const {
       .Add("communicator", comm_.name())
       .Add("buckets", static_cast<int64_t>(buckets_->buckets().size()));
   return event;
+}
+
+absl::Status Trainer::PrepareOutputsOnRankZero() {
+  if (comm_.rank() != 0) return absl::OkStatus();  // rank 0 alone writes outputs
+  const TrainConfig& c = config_;
+  std::vector<FlagPath> inputs;
+  if (c.dataset == "fashion-mnist") {
+    for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+      for (const char* suffix : {".gz", ""}) {
+        inputs.push_back({"--data_dir", absl::StrCat(c.data_dir, "/", name, suffix)});
+      }
+    }
+  }
+  FFTRAIN_RETURN_IF_ERROR(CheckOutputFiles({{"--log", c.log_path},
+                                            {"--checkpoint", c.checkpoint_path},
+                                            {"--tuner_cache", c.tuner_cache_path}},
+                                           inputs));
+  if (!c.checkpoint_path.empty() && !c.resume && PathExists(c.checkpoint_path)) {
+    if (!c.overwrite_checkpoint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--checkpoint=", c.checkpoint_path, " already exists: --resume continues the run it "
+          "holds, --overwrite_checkpoint starts a new run that replaces it, or choose another "
+          "path"));
+    }
+    if (log_ != nullptr) {
+      std::fprintf(log_, "note: --overwrite_checkpoint: this new run replaces the checkpoint "
+                   "at %s when it writes its first one\n", c.checkpoint_path.c_str());
+    }
+  }
+  if (!c.log_path.empty() && !c.resume && PathExists(c.log_path) && log_ != nullptr) {
+    std::fprintf(log_, "note: --log=%s exists; this new run replaces it\n", c.log_path.c_str());
+  }
+  if (!c.checkpoint_path.empty()) {
+    FFTRAIN_ASSIGN_OR_RETURN(std::vector<std::string> removed,
+                             RemoveStaleTemporaries(c.checkpoint_path));
+    for (const std::string& file : removed) {
+      if (log_ != nullptr) {
+        std::fprintf(log_, "removed %s: a checkpoint's temporary file left by a run that was "
+                     "killed while writing it\n", file.c_str());
+      }
+    }
+  }
+  if (log_ != nullptr) std::fflush(log_);
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::LoadData() {

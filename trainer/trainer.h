@@ -51,6 +51,12 @@ struct TrainConfig {
   std::string log_path;         // JSON lines; empty: none
   std::string checkpoint_path;  // written after every epoch; empty: none
   bool resume = false;          // continue from checkpoint_path
+  // A fresh run (no resume) refuses a checkpoint_path where a file exists, unless this is
+  // set: then that file is replaced by the new run's first checkpoint.
+  bool overwrite_checkpoint = false;
+  // The GPU tuner's cache file, which the backend reads and writes: checked with the other
+  // outputs at start-up (no output may be it). Empty: none.
+  std::string tuner_cache_path;
   bool progress = true;         // progress line on stderr when it is a terminal
   int64_t log_every_steps = 50;
   bool evaluate = true;         // test-set evaluation after each epoch
@@ -108,6 +114,9 @@ class Trainer {
           std::FILE* log)
       : config_(std::move(config)), backend_(backend), comm_(communicator), log_(log) {}
 
+  // Rank 0's checks of the files the run writes (trainer/output_files.h), the policy for
+  // an existing checkpoint, and the removal of its stale temporaries.
+  absl::Status PrepareOutputsOnRankZero();
   absl::Status LoadData();
   // Every rank's configuration and data sizes against rank 0's.
   absl::Status CheckRanksAgree();

@@ -1,17 +1,22 @@
 #include "trainer/checkpoint/checkpoint.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -226,20 +231,78 @@ void SyncDirectoryOf(const std::string& path) {
 // ---------------------------------------------------------------------------------------
 // Reading.
 
+const char* FileKind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+// Where a checkpoint for `path` is written: `path` itself, or the file a symbolic link
+// there points to (so that the link stays a link). An existing target must be a regular
+// file: the rename would otherwise replace a device node, a FIFO or a directory.
+absl::StatusOr<std::string> WriteTarget(const std::string& path) {
+  struct stat link_info;
+  if (::lstat(path.c_str(), &link_info) != 0) {
+    if (errno == ENOENT) return path;  // a new file
+    return absl::ErrnoToStatus(errno, absl::StrCat("checkpoint ", path, ": cannot stat"));
+  }
+  std::string target = path;
+  if (S_ISLNK(link_info.st_mode)) {
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", path, ": a symbolic link whose target cannot be resolved (",
+          std::strerror(errno), "); refusing to replace the link"));
+    }
+    target = resolved;
+    std::free(resolved);
+  }
+  struct stat info;
+  if (::stat(target.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint ", path, ": ", target == path ? "" : absl::StrCat("(-> ", target, ") "),
+        "is ", FileKind(info.st_mode),
+        ", not a regular file; refusing to replace it with a checkpoint"));
+  }
+  return target;
+}
+
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
+  // O_NONBLOCK: a FIFO must not block the open; anything but a regular file is refused.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) {
       return absl::NotFoundError(absl::StrCat("checkpoint ", path, ": no such file"));
     }
     return absl::ErrnoToStatus(err, absl::StrCat("checkpoint ", path, ": cannot open"));
   }
-  std::string contents;
   struct stat info;
-  if (::fstat(::fileno(file), &info) == 0 && info.st_size > 0) {
-    contents.reserve(static_cast<size_t>(info.st_size));
+  if (::fstat(fd, &info) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return absl::ErrnoToStatus(err, absl::StrCat("checkpoint ", path, ": cannot read"));
   }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", path, ": not a regular file (", FileKind(info.st_mode),
+                     "); a checkpoint is read from a regular file only"));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE* file = ::fdopen(fd, "rb");
+  if (file == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    return absl::ErrnoToStatus(err, absl::StrCat("checkpoint ", path, ": cannot open"));
+  }
+  std::string contents;
+  if (info.st_size > 0) contents.reserve(static_cast<size_t>(info.st_size));
   char buffer[1 << 16];
   size_t n;
   while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) contents.append(buffer, n);
@@ -382,9 +445,12 @@ absl::Status WriteCheckpoint(const std::string& path, const TrainingState& state
                                                    state.epoch, ") or step (", state.step, ")"));
   }
 
+  // Whatever is at the path must be a regular file (or nothing); a symbolic link's target
+  // is written, and the link kept.
+  FFTRAIN_ASSIGN_OR_RETURN(const std::string target, WriteTarget(path));
   // The pid keeps concurrent writers in different processes (e.g. MPI ranks sharing a
   // directory) off each other's temporary file; one process writes one path at a time.
-  TempFile temp(absl::StrCat(path, ".tmp.", ::getpid()));
+  TempFile temp(absl::StrCat(target, ".tmp.", ::getpid()));
   if (!temp.Open()) {
     return absl::ErrnoToStatus(
         errno, absl::StrCat("checkpoint ", path, ": cannot create temporary file ", temp.path()));
@@ -419,11 +485,11 @@ absl::Status WriteCheckpoint(const std::string& path, const TrainingState& state
     return absl::ErrnoToStatus(errno,
                                absl::StrCat(failed_to, "close temporary file ", temp.path()));
   }
-  if (std::rename(temp.path().c_str(), path.c_str()) != 0) {
+  if (std::rename(temp.path().c_str(), target.c_str()) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat(failed_to, "rename ", temp.path(), " to it"));
   }
   temp.Commit();
-  SyncDirectoryOf(path);
+  SyncDirectoryOf(target);
   return absl::OkStatus();
 }
 
@@ -493,6 +559,42 @@ absl::StatusOr<TrainingState> ParseCheckpoint(absl::string_view data, const std:
   state.rng_state = std::string(section_for(CheckpointTag::kRngState).payload);
   state.config = std::string(section_for(CheckpointTag::kConfig).payload);
   return state;
+}
+
+absl::StatusOr<std::vector<std::string>> RemoveStaleTemporaries(const std::string& path) {
+  absl::StatusOr<std::string> target = WriteTarget(path);
+  const std::string& file = target.ok() ? *target : path;
+  const size_t slash = file.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  const std::string prefix =
+      absl::StrCat(slash == std::string::npos ? file : file.substr(slash + 1), ".tmp.");
+  std::vector<std::string> removed;
+  DIR* listing = ::opendir(dir.c_str());
+  if (listing == nullptr) {
+    if (errno == ENOENT) return removed;  // no folder yet: nothing left behind
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("checkpoint ", path, ": cannot list folder ", dir));
+  }
+  while (const dirent* entry = ::readdir(listing)) {
+    const absl::string_view name = entry->d_name;
+    if (!absl::StartsWith(name, prefix)) continue;
+    const absl::string_view digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::strtol(std::string(digits).c_str(), nullptr, 10));
+    // Alive (or not ours to signal): it may be writing right now. Only a writer that is
+    // gone (ESRCH) left its temporary behind.
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string stale = absl::StrCat(dir, "/", name);
+    struct stat info;
+    if (::lstat(stale.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    if (::unlink(stale.c_str()) == 0) removed.push_back(stale);
+  }
+  ::closedir(listing);
+  return removed;
 }
 
 }  // namespace fftrain::trainer

@@ -64,13 +64,23 @@ enum class CheckpointTag : uint32_t {
   kConfig = 6,
 };
 
-// Writes `state` to `path` atomically (see above), replacing any file there. Fails with
+// Writes `state` to `path` atomically (see above), replacing the regular file there. Where
+// `path` is a symbolic link, its target is written and the link kept. FailedPrecondition,
+// nothing written, when what is at `path` (or the link's target) is not a regular file (a
+// device node, a FIFO, a directory) or the link's target cannot be resolved. Fails with
 // InvalidArgument if momentum and parameters differ in length or a counter is negative,
 // and with the path and the system's reason if the file cannot be written; on failure an
 // existing file at `path` is left as it was and no temporary file remains.
 absl::Status WriteCheckpoint(const std::string& path, const TrainingState& state);
 
-// Reads and fully verifies a checkpoint. Errors name the path and the problem:
+// Removes the temporary files "<path>.tmp.<pid>" that writers of this checkpoint left when
+// they were killed mid-write: only those of this exact checkpoint (the same folder and base
+// name, a link resolved as WriteCheckpoint does), only regular files, and only where no
+// process <pid> is alive on this host (a live one may be writing). Returns what it removed.
+absl::StatusOr<std::vector<std::string>> RemoveStaleTemporaries(const std::string& path);
+
+// Reads and fully verifies a checkpoint. Only a regular file is read (InvalidArgument for a
+// FIFO, device or directory, which are refused without blocking). Errors name the path and the problem:
 // NotFound (no such file), InvalidArgument (not a checkpoint: bad magic), Unimplemented
 // (a format version this build does not read), DataLoss (truncated, checksum mismatch,
 // missing or duplicate section, inconsistent sizes, trailing bytes), or the system's

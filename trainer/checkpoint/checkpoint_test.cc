@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -27,6 +28,7 @@
 namespace fftrain::trainer {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // A fresh directory per test, so listing it for leftover temporaries sees only this test.
@@ -450,6 +452,92 @@ TEST(CheckpointTest, FailedWriteLeavesPreviousFileAndNoTemporary) {
   absl::StatusOr<TrainingState> read = ReadCheckpoint(path);
   ASSERT_TRUE(read.ok()) << read.status();
   ExpectBitwiseEqual(SmallState(), *read);
+}
+
+bool IsKind(const std::string& path, mode_t kind, bool follow = false) {
+  struct stat info;
+  const int rc = follow ? ::stat(path.c_str(), &info) : ::lstat(path.c_str(), &info);
+  return rc == 0 && (info.st_mode & S_IFMT) == kind;
+}
+
+// Issue 17, defect 2: the writer replaced whatever was at its path. What is there must be
+// a regular file (or nothing); a FIFO, a directory, or a link to either is left as it is.
+TEST(CheckpointTest, WriteRefusesWhatIsNotARegularFileAndKeepsIt) {
+  const std::string dir = TestDir();
+  const std::string fifo = dir + "/fifo.ckpt";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string folder = dir + "/folder.ckpt";
+  ASSERT_EQ(::mkdir(folder.c_str(), 0700), 0);
+  const std::string link = dir + "/link-to-fifo.ckpt";
+  ASSERT_EQ(::symlink(fifo.c_str(), link.c_str()), 0);
+  for (const std::string& path : {fifo, folder, link}) {
+    const absl::Status status = WriteCheckpoint(path, SmallState());
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << path << ": " << status;
+    EXPECT_THAT(std::string(status.message()),
+                AllOf(HasSubstr(path), HasSubstr("not a regular file; refusing to replace it")));
+  }
+  EXPECT_TRUE(IsKind(fifo, S_IFIFO));
+  EXPECT_TRUE(IsKind(folder, S_IFDIR));
+  EXPECT_TRUE(IsKind(link, S_IFLNK));
+  std::vector<std::string> names = ListDir(dir);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"fifo.ckpt", "folder.ckpt", "link-to-fifo.ckpt"}));
+}
+
+// A link to a regular file: the target is written, the link stays a link.
+TEST(CheckpointTest, WriteThroughASymbolicLinkKeepsTheLink) {
+  const std::string dir = TestDir();
+  const std::string target = dir + "/target.ckpt";
+  const std::string link = dir + "/link.ckpt";
+  WriteBytes(target, "old");
+  ASSERT_EQ(::symlink("target.ckpt", link.c_str()), 0);
+  ASSERT_TRUE(WriteCheckpoint(link, SmallState()).ok());
+  EXPECT_TRUE(IsKind(link, S_IFLNK));
+  absl::StatusOr<TrainingState> read = ReadCheckpoint(target);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ExpectBitwiseEqual(SmallState(), *read);
+}
+
+// A FIFO given as the checkpoint to resume from is refused at once instead of blocking.
+TEST(CheckpointTest, ReadRefusesAFifoWithoutBlocking) {
+  const std::string fifo = TestDir() + "/resume.ckpt";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const absl::Status status = ReadCheckpoint(fifo).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("not a regular file (a FIFO)"));
+  EXPECT_THAT(std::string(ReadCheckpoint(TestDir()).status().message()),
+              HasSubstr("(a directory)"));
+}
+
+// Issue 17, defect 6: killed writers leave "<path>.tmp.<pid>" behind. Those of this
+// checkpoint whose process is gone are removed; a live writer's, another checkpoint's and
+// names that only look alike stay.
+TEST(CheckpointTest, RemoveStaleTemporariesRemovesOnlyThisCheckpointsDeadWriters) {
+  const std::string dir = TestDir();
+  const pid_t dead = ::fork();
+  ASSERT_GE(dead, 0);
+  if (dead == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);  // reaped: no such process any more
+  const std::string path = dir + "/run.ckpt";
+  const std::string stale = absl::StrCat(path, ".tmp.", dead);
+  const std::vector<std::string> kept = {
+      absl::StrCat(path, ".tmp.", ::getpid()),           // alive: this process
+      absl::StrCat(path, ".tmp.", ::getppid()),          // alive: the parent
+      absl::StrCat(dir, "/other.ckpt.tmp.", dead),       // another checkpoint's
+      absl::StrCat(path, ".tmp.", dead, "x"),            // not a pid
+      absl::StrCat(dir, "/xrun.ckpt.tmp.", dead),        // another base name
+  };
+  WriteBytes(stale, "half a checkpoint");
+  for (const std::string& name : kept) WriteBytes(name, "x");
+  absl::StatusOr<std::vector<std::string>> removed = RemoveStaleTemporaries(path);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, std::vector<std::string>{stale});
+  EXPECT_FALSE(IsKind(stale, S_IFREG));
+  for (const std::string& name : kept) EXPECT_TRUE(IsKind(name, S_IFREG)) << name;
+  // A folder that does not exist has nothing stale in it.
+  removed = RemoveStaleTemporaries(dir + "/no/such/folder/run.ckpt");
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_TRUE(removed->empty());
 }
 
 }  // namespace
