@@ -2,7 +2,9 @@
 // communicator: the same model as one rank with G times the batch, identical parameters
 // on every rank, sharded evaluation, exact resume, refused disagreements, the buckets'
 // order. (tests/multirank_train_test.sh runs the same over Open MPI, as processes.)
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -49,6 +51,8 @@ struct RankResult {
   absl::Status status;
   std::vector<EpochMetrics> history;
   std::vector<float> parameters;
+  int stopped_by = 0;
+  int64_t steps = 0;
 };
 
 // Runs one trainer per rank, each on a thread of its own with its own CPU backend;
@@ -56,7 +60,8 @@ struct RankResult {
 std::vector<RankResult> TrainRanks(
     int ranks, const TrainConfig& config,
     const std::function<void(int, TrainConfig&)>& configure = nullptr,
-    std::vector<std::vector<comm::CollectiveRecord>>* histories = nullptr) {
+    std::vector<std::vector<comm::CollectiveRecord>>* histories = nullptr,
+    const std::function<void(int, Trainer&)>& before_run = nullptr) {
   auto group = comm::LoopbackGroup::Create(ranks, absl::Seconds(20));
   EXPECT_TRUE(group.ok()) << group.status();
   std::vector<RankResult> results(ranks);
@@ -76,12 +81,15 @@ std::vector<RankResult> TrainRanks(
         result.status = trainer.status();
         return;
       }
+      if (before_run) before_run(r, **trainer);
       auto history = (*trainer)->Run();
       if (!history.ok()) {
         result.status = history.status();
         return;
       }
       result.history = *history;
+      result.stopped_by = (*trainer)->stopped_by();
+      result.steps = (*trainer)->steps_done();
       auto parameters = (*trainer)->Parameters();
       result.status = parameters.status();
       if (parameters.ok()) result.parameters = *parameters;
@@ -220,6 +228,42 @@ TEST_P(DataParallelTest, BucketsStartInThePlannedOrderEveryStepOnEveryRank) {
         EXPECT_GT(history[2 * s].sequence, history[2 * s - 1].sequence);
       }
     }
+  }
+}
+
+// Issue 17, defect 6: a signal to one rank must stop every rank after the same step (the
+// others would otherwise wait for it in the next collective). Only the last rank is asked
+// here; every rank stops at the first agreement (step kStopCheckSteps), with the same
+// parameters, and the mid-epoch checkpoint resumes on the same ranks exactly.
+TEST_P(DataParallelTest, AStopRequestToOneRankStopsEveryRankAfterTheSameStep) {
+  const int ranks = GetParam();
+  TrainConfig straight = SmallConfig();
+  straight.epochs = 1;  // 480 / (8 * G) steps: 30 at G = 2, 20 at G = 3
+  const auto whole = TrainRanks(ranks, straight);
+  ASSERT_TRUE(whole[0].status.ok()) << whole[0].status;
+
+  TrainConfig stopped = straight;
+  stopped.checkpoint_path = TempPath("dp_stop_" + std::to_string(ranks) + ".ckpt");
+  std::atomic<int> request{SIGTERM};
+  const auto first = TrainRanks(ranks, stopped, nullptr, nullptr, [&](int r, Trainer& t) {
+    if (r == ranks - 1) t.set_stop_request(&request);
+  });
+  for (int r = 0; r < ranks; ++r) {
+    ASSERT_TRUE(first[r].status.ok()) << "rank " << r << ": " << first[r].status;
+    EXPECT_EQ(first[r].stopped_by, SIGTERM) << "rank " << r;
+    EXPECT_EQ(first[r].steps, Trainer::kStopCheckSteps) << "rank " << r;
+    EXPECT_TRUE(first[r].history.empty());
+    EXPECT_EQ(first[r].parameters, first[0].parameters) << "rank " << r;
+  }
+  TrainConfig resumed = stopped;
+  resumed.resume = true;
+  const auto rest = TrainRanks(ranks, resumed);
+  for (int r = 0; r < ranks; ++r) {
+    ASSERT_TRUE(rest[r].status.ok()) << "rank " << r << ": " << rest[r].status;
+    EXPECT_EQ(std::memcmp(rest[r].parameters.data(), whole[0].parameters.data(),
+                          4 * whole[0].parameters.size()),
+              0)
+        << "rank " << r;
   }
 }
 

@@ -5,7 +5,8 @@
 #   2. the train binary: a rank killed with SIGKILL mid-epoch ends the job quickly,
 #      non-zero, with mpirun's notice, and the last checkpoint resumes; ranks started
 #      with different settings, or one failing at start-up, stop with the message; a bad
-#      flag on one rank ends the job; SIGTERM to mpirun ends every rank.
+#      flag on one rank ends the job; SIGTERM to mpirun ends every rank; SIGTERM to one
+#      rank stops every rank after the same step with a checkpoint that resumes.
 # Usage: multirank_train_test.sh <mpi_training_test> <train>
 set -uo pipefail
 test_binary=$1
@@ -105,6 +106,29 @@ wait "$job"; rc=$?
 sleep 0.5
 left=$(pgrep -f -- "--checkpoint=$work/term.ckpt" | wc -l)
 check "SIGTERM to mpirun ends every rank" $(( rc == 0 || left != 0 )) "exit $rc, ranks left $left"
+
+# 2f. SIGTERM to one rank only (issue 17, defect 6): the ranks agree on stopping, so every
+# rank stops after the same step, rank 0 writes the checkpoint and says where, every rank
+# exits 143 (mpirun reports it); the checkpoint resumes on the same ranks.
+ckpt=$work/one.ckpt
+"${mpirun_[@]}" -np 2 "$train" "${long[@]/--checkpoint=*/--checkpoint=$ckpt}" \
+  --log="$work/one.jsonl" --log_every_steps=25 >"$work/one.log" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do grep -q '"event":"step"' "$work/one.jsonl" 2>/dev/null && break; sleep 0.1; done
+victim=$(pgrep -f -- "--checkpoint=$ckpt" | grep -vx "$job" | tail -n 1)
+kill -TERM "$victim" 2>/dev/null
+timeout 30 tail --pid="$job" -f /dev/null
+wait "$job"; rc=$?
+left=$(pgrep -f -- "--checkpoint=$ckpt" | wc -l)
+grep -q "stopped by SIGTERM at epoch 1/100" "$work/one.log"; said=$?
+check "SIGTERM to one rank stops every rank after the same step" \
+  $(( rc == 0 || said != 0 || left != 0 )) \
+  "exit $rc, ranks left $left: $(grep -m1 'stopped by' "$work/one.log")"
+out=$(timeout 120 "${mpirun_[@]}" -np 2 "$train" "${long[@]/--checkpoint=*/--checkpoint=$ckpt}" \
+      --resume --stop_after_epoch=1 2>&1); rc=$?
+[[ $out == *"resumed from $ckpt at epoch 1, step "* ]]
+check "the stopped job's checkpoint resumes mid-epoch" $(( rc != 0 || $? != 0 )) \
+  "exit $rc: $(echo "$out" | grep -m1 resumed)"
 
 echo "${passed} passed, ${failed} failed"
 (( failed == 0 ))

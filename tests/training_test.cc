@@ -1,10 +1,13 @@
 // End-to-end training on the CPU: learning on real data, determinism, exact resume,
 // refused configurations and checkpoints.
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -217,6 +220,209 @@ TEST(TrainingTest, ResumeContinuesExactly) {
   EXPECT_EQ(a->step, b->step);
   EXPECT_EQ(a->momentum, b->momentum);
   EXPECT_EQ(a->rng_state, b->rng_state);
+}
+
+// The "step" of every line of a JSON-lines log that has one, in order.
+std::vector<int64_t> LoggedSteps(const std::string& path, const std::string& event) {
+  std::ifstream in(path);
+  std::vector<int64_t> steps;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"event\":\"" + event + "\"") == std::string::npos) continue;
+    const size_t at = line.find("\"step\":");
+    if (at != std::string::npos) steps.push_back(std::stoll(line.substr(at + 7)));
+  }
+  return steps;
+}
+
+// Issue 17, defect 6: SIGINT and SIGTERM killed the trainer with no message. A stop request
+// (what the train binary's handler sets) ends training after the current step, with a
+// checkpoint that resumes mid-epoch exactly where training stopped; the log then reads as
+// one run.
+TEST(TrainingTest, AStopRequestEndsAfterTheStepWithACheckpointThatResumesExactly) {
+  TrainConfig straight = SmallConfig();
+  straight.dataset = "synthetic";
+  straight.synthetic_train = 300;  // 6 steps an epoch
+  straight.synthetic_test = 100;
+  straight.log_every_steps = 2;
+  straight.log_path = TempPath("stop_straight.jsonl");
+  const RunResult two_epochs = Train(straight);
+  ASSERT_EQ(two_epochs.history.size(), 2u);
+
+  TrainConfig stopped = straight;
+  stopped.checkpoint_path = TempPath("stop.ckpt");
+  stopped.log_path = TempPath("stop.jsonl");
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  {
+    auto trainer = Trainer::Create(stopped, **backend, comm, nullptr);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    std::atomic<int> request{SIGINT};  // as if Ctrl-C came during the first step
+    (*trainer)->set_stop_request(&request);
+    auto history = (*trainer)->Run();
+    ASSERT_TRUE(history.ok()) << history.status();
+    EXPECT_TRUE(history->empty());
+    EXPECT_EQ((*trainer)->stopped_by(), SIGINT);
+    EXPECT_EQ((*trainer)->steps_done(), 1);
+  }
+  auto saved = ReadCheckpoint(stopped.checkpoint_path);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->epoch, 0);
+  EXPECT_EQ(saved->step, 1);
+
+  TrainConfig resumed = stopped;
+  resumed.resume = true;
+  const RunResult rest = Train(resumed);
+  ASSERT_EQ(rest.history.size(), 2u);
+  EXPECT_EQ(rest.history[1].train_loss, two_epochs.history[1].train_loss);
+  ASSERT_EQ(rest.parameters.size(), two_epochs.parameters.size());
+  EXPECT_EQ(std::memcmp(rest.parameters.data(), two_epochs.parameters.data(),
+                        4 * rest.parameters.size()),
+            0);
+  EXPECT_EQ(LoggedSteps(resumed.log_path, "step"), LoggedSteps(straight.log_path, "step"));
+  EXPECT_EQ(LoggedSteps(resumed.log_path, "epoch"), (std::vector<int64_t>{6, 12}));
+  EXPECT_EQ(LoggedSteps(resumed.log_path, "stop"), std::vector<int64_t>{1});
+  EXPECT_EQ(LoggedSteps(resumed.log_path, "resume"), std::vector<int64_t>{1});
+}
+
+// A request that arrives in an epoch's last step waits for the epoch's end: evaluation, the
+// epoch's checkpoint, then the stop (SIGTERM here).
+TEST(TrainingTest, AStopRequestInAnEpochsLastStepStopsAfterTheEpoch) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.synthetic_train = 50;  // one step an epoch
+  config.synthetic_test = 20;
+  config.epochs = 3;
+  config.checkpoint_path = TempPath("stop_epoch.ckpt");
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto trainer = Trainer::Create(config, **backend, comm, nullptr);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  std::atomic<int> request{SIGTERM};
+  (*trainer)->set_stop_request(&request);
+  auto history = (*trainer)->Run();
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_FALSE(std::isnan((*history)[0].test_loss));  // evaluated
+  EXPECT_EQ((*trainer)->stopped_by(), SIGTERM);
+  auto saved = ReadCheckpoint(config.checkpoint_path);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->epoch, 1);
+  EXPECT_EQ(saved->step, 1);
+}
+
+// Issue 17, defect 6: after a killed run was resumed, the log repeated the steps logged
+// between the checkpoint and the kill. Here the "killed" run's extra lines are appended by
+// hand; the resumed log has every step once, as a straight run's.
+TEST(TrainingTest, AResumedLogReadsAsOneRun) {
+  TrainConfig straight = SmallConfig();
+  straight.dataset = "synthetic";
+  straight.synthetic_train = 300;
+  straight.synthetic_test = 100;
+  straight.log_every_steps = 2;
+  straight.log_path = TempPath("one_run_straight.jsonl");
+  Train(straight);
+  TrainConfig first = straight;
+  first.log_path = TempPath("one_run.jsonl");
+  first.checkpoint_path = TempPath("one_run.ckpt");
+  first.stop_after_epoch = 1;
+  Train(first);
+  std::ofstream(first.log_path, std::ios::app)
+      << "{\"event\":\"step\",\"epoch\":2,\"step\":8,\"loss\":1}\n{\"event\":\"st";
+  TrainConfig second = first;
+  second.stop_after_epoch = 0;
+  second.resume = true;
+  Train(second);
+  EXPECT_EQ(LoggedSteps(second.log_path, "step"), LoggedSteps(straight.log_path, "step"));
+  EXPECT_EQ(LoggedSteps(second.log_path, "epoch"), (std::vector<int64_t>{6, 12}));
+}
+
+// Issue 17, defect 7: resuming compared the data folder's name, so "dir/" did not resume a
+// run started with "dir", and other files at the same path did. The data itself is compared
+// now: sizes and a checksum of what was loaded.
+TEST(TrainingTest, ResumeComparesTheDataNotTheFoldersName) {
+  const std::string dir = MakeDir("resume_data");
+  WriteIdxPair(dir, "train", 100, 8, 8);
+  WriteIdxPair(dir, "t10k", 20, 8, 8);
+  TrainConfig config = SmallConfig();
+  config.network = "conv3x4p1,relu,pool2,fc10";
+  config.data_dir = dir + "/";
+  config.train_limit = config.test_limit = 0;
+  config.checkpoint_path = TempPath("resume_data.ckpt");
+  config.stop_after_epoch = 1;
+  Train(config);
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  TrainConfig resumed = config;
+  resumed.resume = true;
+  resumed.stop_after_epoch = 0;
+  resumed.data_dir = dir;  // no trailing slash
+  auto trainer = Trainer::Create(resumed, **backend, comm, nullptr);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  // A copy of the data elsewhere is the same data.
+  const std::string copy = MakeDir("resume_data_copy");
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive |
+                                       std::filesystem::copy_options::overwrite_existing);
+  resumed.data_dir = copy + "/./";
+  trainer = Trainer::Create(resumed, **backend, comm, nullptr);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  // Other images at the same path are not.
+  WriteIdxPair(dir, "train", 100, 8, 8, /*salt=*/1);
+  resumed.data_dir = dir;
+  trainer = Trainer::Create(resumed, **backend, comm, nullptr);
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(trainer.status().message()),
+              AllOf(HasSubstr("was written with data=100x1x8x8 10 classes crc32 0x"),
+                    HasSubstr("but this run has data=100x1x8x8 10 classes crc32 0x")));
+  // A checkpoint from before the data was fingerprinted (no "data=" line) is taken for the
+  // same data when its data_dir names the same folder, however spelled.
+  auto state = ReadCheckpoint(config.checkpoint_path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  const size_t at = state->config.find("data=");
+  ASSERT_NE(at, std::string::npos);
+  state->config.erase(at, state->config.find('\n', at) + 1 - at);
+  ASSERT_TRUE(WriteCheckpoint(config.checkpoint_path, *state).ok());
+  resumed.data_dir = copy + "/./";
+  EXPECT_THAT(std::string(Trainer::Create(resumed, **backend, comm, nullptr).status().message()),
+              HasSubstr("was written with data_dir=" + dir + "/ but this run has data_dir=" +
+                        copy + "/./"));
+  resumed.data_dir = dir + "/../resume_data";
+  EXPECT_TRUE(Trainer::Create(resumed, **backend, comm, nullptr).ok());
+}
+
+// Issue 17, defect 7: a checkpoint whose parameters or momentum hold NaN or infinity (well
+// formed, checksums right) is refused.
+TEST(TrainingTest, RefusesACheckpointWithNanOrInfiniteValues) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.synthetic_train = 100;
+  config.synthetic_test = 0;
+  config.epochs = 2;
+  config.stop_after_epoch = 1;
+  config.checkpoint_path = TempPath("nan.ckpt");
+  Train(config);
+  auto state = ReadCheckpoint(config.checkpoint_path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  TrainConfig resumed = config;
+  resumed.resume = true;
+  resumed.stop_after_epoch = 0;
+  for (const bool momentum : {false, true}) {
+    TrainingState bad = *state;
+    (momentum ? bad.momentum : bad.parameters)[7] =
+        momentum ? std::numeric_limits<float>::infinity() : std::nanf("");
+    ASSERT_TRUE(WriteCheckpoint(config.checkpoint_path, bad).ok());
+    const absl::Status status = Trainer::Create(resumed, **backend, comm, nullptr).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr(momentum ? "momentum 7 is inf" : "parameter 7 is nan"));
+  }
 }
 
 TEST(TrainingTest, RefusesMismatchedOrCorruptCheckpoints) {

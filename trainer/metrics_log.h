@@ -3,6 +3,7 @@
 #ifndef FFTRAIN_TRAINER_METRICS_LOG_H_
 #define FFTRAIN_TRAINER_METRICS_LOG_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -38,8 +39,18 @@ std::string JsonEscape(absl::string_view text);
 class JsonLinesWriter {
  public:
   // Creates or truncates `path`; an empty path gives a writer that discards everything.
-  // With `append`, adds to an existing log (resumed training).
+  // With `append`, adds to an existing log. Only a regular file (or a new path) is opened:
+  // FailedPrecondition for a FIFO, device or directory, without blocking.
   static absl::StatusOr<JsonLinesWriter> Open(const std::string& path, bool append);
+
+  // For a run resumed from a checkpoint taken after optimizer step `step`: keeps the lines
+  // of `path` up to that step and drops the rest, which the killed or stopped run logged
+  // after its checkpoint and the resumed run will log again, so that the log reads as one
+  // run. Drops, in place, from the first line whose "step" is above `step` (lines are in
+  // step order) and any incomplete last line; `dropped`, if given, gets how many lines went.
+  // Then appends, as Open(path, true). A missing file is created.
+  static absl::StatusOr<JsonLinesWriter> OpenForResume(const std::string& path, int64_t step,
+                                                       int64_t* dropped = nullptr);
   absl::Status Write(const JsonObject& object);
 
  private:

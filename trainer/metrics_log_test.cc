@@ -1,5 +1,7 @@
 #include "trainer/metrics_log.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -45,6 +47,54 @@ TEST(JsonLinesWriterTest, RefusesUnwritablePathAndDiscardsWithoutPath) {
   auto none = JsonLinesWriter::Open("", false);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->Write(JsonObject().Add("a", 1)).ok());
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Issue 17, defect 6: after a resume the log repeated the steps the killed run had logged
+// after its checkpoint. Resuming drops them (and a line cut off mid-write), keeping the
+// lines up to the checkpoint's step and those without a step.
+TEST(JsonLinesWriterTest, ResumeDropsTheLinesAfterTheCheckpointsStep) {
+  const std::string path = ::testing::TempDir() + "resume.jsonl";
+  std::ofstream(path) << "{\"event\":\"config\",\"steps_per_epoch\":40}\n"
+                      << "{\"event\":\"step\",\"epoch\":1,\"step\":20,\"loss\":1}\n"
+                      << "{\"event\":\"epoch\",\"epoch\":1,\"step\":40,\"phase_seconds\":{}}\n"
+                      << "{\"event\":\"step\",\"epoch\":2,\"step\":60,\"loss\":2}\n"
+                      << "{\"event\":\"config\",\"resumed\":true}\n"
+                      << "{\"event\":\"step\",\"epoch\":2,\"step\":80,\"lo";
+  int64_t dropped = -1;
+  {
+    auto writer = JsonLinesWriter::OpenForResume(path, 40, &dropped);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(writer->Write(JsonObject().Add("event", "resume").Add("step", int64_t{40})).ok());
+  }
+  EXPECT_EQ(dropped, 3);
+  EXPECT_EQ(ReadAll(path),
+            "{\"event\":\"config\",\"steps_per_epoch\":40}\n"
+            "{\"event\":\"step\",\"epoch\":1,\"step\":20,\"loss\":1}\n"
+            "{\"event\":\"epoch\",\"epoch\":1,\"step\":40,\"phase_seconds\":{}}\n"
+            "{\"event\":\"resume\",\"step\":40}\n");
+  // Nothing past the step: nothing dropped. A missing log is created.
+  ASSERT_TRUE(JsonLinesWriter::OpenForResume(path, 40, &dropped).ok());
+  EXPECT_EQ(dropped, 0);
+  const std::string fresh = ::testing::TempDir() + "fresh-resume.jsonl";
+  ASSERT_TRUE(JsonLinesWriter::OpenForResume(fresh, 40, &dropped).ok());
+  EXPECT_EQ(ReadAll(fresh), "");
+}
+
+// Issue 17, defect 2: a FIFO as the log blocked the open (waiting for a reader).
+TEST(JsonLinesWriterTest, RefusesAFifoWithoutBlocking) {
+  const std::string fifo = ::testing::TempDir() + "log-fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (bool append : {false, true}) {
+    absl::StatusOr<JsonLinesWriter> writer = JsonLinesWriter::Open(fifo, append);
+    EXPECT_FALSE(writer.ok());
+  }
 }
 
 }  // namespace

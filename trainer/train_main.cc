@@ -8,12 +8,17 @@
 // Under mpirun every rank runs this, one per GPU (docs/distributed.md): MPI starts, the
 // ranks build a control communicator over MPI and a data communicator (NCCL on GPUs, MPI
 // on the CPU), and the trainer averages gradients over them.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <limits>
-#include <new>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -307,7 +312,43 @@ absl::Status StartRanks(const std::string& communicator, absl::Duration timeout,
   return absl::OkStatus();
 }
 
-absl::Status Run(Ranks& ranks, absl::Duration timeout) {
+// The signal that asked training to stop (SIGINT, SIGTERM), or 0. Set by the handler, read
+// by the trainer after each step: a lock-free atomic, safe to store from a signal handler.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+// The first SIGINT or SIGTERM asks the trainer to stop after the current step (it then
+// writes its checkpoint and exits 128 + the signal); a second one ends the process at once,
+// with the signal's default action. Only async-signal-safe calls here.
+extern "C" void OnStopSignal(int signal) {
+  int expected = 0;
+  if (!g_stop_signal.compare_exchange_strong(expected, signal)) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+    return;
+  }
+  static const char kMessage[] =
+      "train: stopping after this step (a checkpoint follows if configured); "
+      "signal again to end at once\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+}
+
+// A signal this process was started with ignored (a background job of a script ignores
+// SIGINT) stays ignored, as the one who started it asked.
+void InstallStopHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // blocking calls carry on; the loop polls the flag
+  for (const int signal : {SIGINT, SIGTERM}) {
+    struct sigaction inherited = {};
+    if (sigaction(signal, nullptr, &inherited) == 0 && inherited.sa_handler == SIG_IGN) continue;
+    sigaction(signal, &action, nullptr);
+  }
+}
+
+absl::Status Run(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
   FFTRAIN_ASSIGN_OR_RETURN(TrainConfig config, ConfigFromFlags());
   const int64_t benchmark = absl::GetFlag(FLAGS_benchmark_iterations);
   if (benchmark < 0 || benchmark > 1000000) {
@@ -361,7 +402,12 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout) {
     }
     return absl::OkStatus();
   }
+  // From here a signal stops training cleanly; before, it ends start-up as usual.
+  trainer->set_stop_request(&g_stop_signal);
+  InstallStopHandlers();
   FFTRAIN_ASSIGN_OR_RETURN(auto history, trainer->Run());
+  *stopped_by = trainer->stopped_by();
+  if (*stopped_by != 0) return absl::OkStatus();  // the trainer said where it stopped
   if (!history.empty() && data.rank() == 0) {
     const EpochMetrics& last = history.back();
     std::printf("final test accuracy: %.2f%% (test loss %.4f) after %d epochs\n",
@@ -372,9 +418,9 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout) {
 
 // Run, with any exception that escapes it (std::bad_alloc where a size was not checked in
 // advance) turned into a failure of this rank, so that it is reported like any other.
-absl::Status RunCatchingExceptions(Ranks& ranks, absl::Duration timeout) {
+absl::Status RunCatchingExceptions(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
   try {
-    return Run(ranks, timeout);
+    return Run(ranks, timeout, stopped_by);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(
         "out of memory (std::bad_alloc): the host cannot hold what these settings need; "
@@ -402,7 +448,8 @@ int Main() {
     std::fprintf(stderr, "train: %s\n", std::string(started.message()).c_str());
     return 1;
   }
-  const absl::Status status = RunCatchingExceptions(ranks, timeout);
+  int stopped_by = 0;
+  const absl::Status status = RunCatchingExceptions(ranks, timeout, &stopped_by);
   if (status.ok()) {
     ranks.nccl.reset();
     ranks.control.reset();
@@ -412,7 +459,9 @@ int Main() {
         return 1;
       }
     }
-    return 0;
+    // Stopped by a signal: every rank stopped after the same step; 130 for SIGINT, 143 for
+    // SIGTERM, as a shell reports a process killed by them.
+    return stopped_by != 0 ? 128 + stopped_by : 0;
   }
   const int rank = ranks.control->rank();
   if (comm::IsAgreedFailure(status)) {

@@ -1,10 +1,13 @@
 #include "trainer/trainer.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -30,8 +33,11 @@ double SecondsSince(Clock::time_point start) {
 // Settings that change what a resumed run computes: they must match the checkpoint's.
 // The number of epochs is one: the learning-rate schedule spans them. So is the number of
 // ranks: it sets the global batch, hence the data order and the steps per epoch.
+// The data is compared by content ("data": its sizes and a checksum of the loaded arrays),
+// not by the folder's name: "dir/" and "dir", or a copy elsewhere, resume; other files at
+// the same path do not.
 constexpr const char* kResumeKeys[] = {"ranks",
-    "network", "dataset", "data_dir", "train_limit", "synthetic_shape", "synthetic_train",
+    "network", "dataset", "data", "train_limit", "synthetic_shape", "synthetic_train",
     "synthetic_classes", "batch_size", "schedule", "learning_rate", "final_learning_rate",
     "step_epochs", "gamma", "warmup_steps", "momentum", "weight_decay", "seed", "epochs"};
 
@@ -39,6 +45,21 @@ constexpr const char* kResumeKeys[] = {"ranks",
 // small enough that their products stay below 2^63.
 constexpr int64_t kMaxExamples = int64_t{1} << 40;
 constexpr int64_t kMaxEpochs = 1000000000;
+
+// "60000x1x28x28 10 classes crc32 0x1234abcd": the sizes of a data set and, with
+// `checksum`, a CRC-32 of its pixels (as loaded, before normalisation) and labels.
+std::string DataFingerprint(const ImageDataset& data, bool checksum) {
+  const std::string sizes = absl::StrFormat("%dx%dx%dx%d %d classes", data.count,
+                                            data.channels, data.height, data.width,
+                                            data.num_classes);
+  if (!checksum) return sizes;
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.images.data()),
+                data.images.size() * sizeof(float));
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.labels.data()),
+                data.labels.size() * sizeof(int32_t));
+  return absl::StrFormat("%s crc32 0x%08x", sizes, static_cast<uint32_t>(crc));
+}
 
 std::map<std::string, std::string> ParseConfigText(const std::string& text) {
   std::map<std::string, std::string> values;
@@ -128,7 +149,7 @@ absl::Status ValidateConfig(const TrainConfig& c) {
 std::string Trainer::ConfigText() const {
   const TrainConfig& c = config_;
   return absl::StrCat(
-      "network=", spec_.canonical, "\ndataset=", c.dataset, "\ndata_dir=", c.data_dir,
+      "network=", spec_.canonical, "\ndataset=", c.dataset, "\ndata=", train_fingerprint_,
       "\ntrain_limit=", c.train_limit, "\nsynthetic_shape=", train_.channels, "x", train_.height,
       "x", train_.width, "\nsynthetic_train=", c.dataset == "synthetic" ? c.synthetic_train : 0,
       "\nsynthetic_classes=", train_.num_classes, "\nbatch_size=", c.batch_size,
@@ -147,6 +168,7 @@ absl::Status Trainer::CheckRanksAgree() {
       ConfigText(), "device=", DeviceName(backend_.device()), "\ntrain_examples=",
       train_.count, "\ntest_examples=", test_.count, "\ntest_limit=", c.test_limit,
       "\nimage=", train_.channels, "x", train_.height, "x", train_.width,
+      "\ntest_data=", test_fingerprint_,
       "\nkeep_spectra=", static_cast<int>(c.keep_spectra), "\nbucket_bytes=", c.bucket_bytes,
       "\nfirst_bucket_bytes=", c.first_bucket_bytes, "\nevaluate=", c.evaluate,
       "\nstop_after_epoch=", c.stop_after_epoch, "\nlog_every_steps=", c.log_every_steps,
@@ -177,12 +199,24 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& conf
   }
   // Identical starting points on every rank, whatever the initialisation did.
   FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, t->BroadcastState()));
-  // Rank 0 alone writes the metrics log.
-  absl::StatusOr<JsonLinesWriter> writer = JsonLinesWriter::Open(
-      communicator.rank() == 0 ? config.log_path : std::string(), config.resume);
+  // Rank 0 alone writes the metrics log. A resumed run drops what the previous run logged
+  // after its checkpoint, so that the log reads as one run.
+  const std::string log_path = communicator.rank() == 0 ? config.log_path : std::string();
+  int64_t dropped = 0;
+  absl::StatusOr<JsonLinesWriter> writer =
+      config.resume ? JsonLinesWriter::OpenForResume(log_path, t->step_, &dropped)
+                    : JsonLinesWriter::Open(log_path, false);
   FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(communicator, writer.status()));
   t->jsonl_ = std::make_unique<JsonLinesWriter>(*std::move(writer));
   t->PrintStartup();
+  if (config.resume) {
+    JsonObject resumed;
+    const bool mid_epoch = t->step_ != t->epoch_ * t->schedule_.steps_per_epoch;
+    resumed.Add("event", "resume").Add("epoch", t->epoch_ + (mid_epoch ? 1 : 0))
+        .Add("step", t->step_).Add("mid_epoch", mid_epoch)
+        .Add("checkpoint", config.checkpoint_path).Add("dropped_lines", dropped);
+    FFTRAIN_RETURN_IF_ERROR(t->jsonl_->Write(resumed));
+  }
   FFTRAIN_RETURN_IF_ERROR(t->jsonl_->Write(t->ConfigEvent()));
   return t;
 }
@@ -323,9 +357,17 @@ void Trainer::PrintStartup() const {
                    "batch of %d\n", static_cast<int>(dropped), static_cast<int>(per_step));
     }
     if (config.resume) {
-      std::fprintf(log, "resumed from %s after epoch %d (step %d)\n",
-                   config.checkpoint_path.c_str(), static_cast<int>(epoch_),
-                   static_cast<int>(step_));
+      const int64_t within = step_ - epoch_ * steps_per_epoch;
+      if (within == 0) {
+        std::fprintf(log, "resumed from %s after epoch %d (step %d)\n",
+                     config.checkpoint_path.c_str(), static_cast<int>(epoch_),
+                     static_cast<int>(step_));
+      } else {
+        std::fprintf(log, "resumed from %s at epoch %d, step %d of %d (step %d)\n",
+                     config.checkpoint_path.c_str(), static_cast<int>(epoch_ + 1),
+                     static_cast<int>(within), static_cast<int>(steps_per_epoch),
+                     static_cast<int>(step_));
+      }
     }
     std::fflush(log);
   }
@@ -346,7 +388,8 @@ JsonObject Trainer::ConfigEvent() const {
       .Add("steps_per_epoch", steps_per_epoch)
       .Add("workspace_bytes", static_cast<int64_t>(network_->workspace_pool().bytes()))
       .Add("keep_spectra", network_->keeps_spectra()).Add("resumed", config.resume)
-      .Add("start_epoch", epoch_).Add("ranks", static_cast<int64_t>(comm_.size()))
+      .Add("start_epoch", epoch_).Add("start_step", step_)
+      .Add("ranks", static_cast<int64_t>(comm_.size()))
       .Add("communicator", comm_.name())
       .Add("buckets", static_cast<int64_t>(buckets_->buckets().size()));
   return event;
@@ -444,6 +487,12 @@ absl::Status Trainer::LoadData() {
     FFTRAIN_RETURN_IF_ERROR(
         CheckSameExampleShape(train_, "the training set", test_, "the test set"));
   }
+  // What resuming and the ranks compare: the files' data as loaded, not the folder's name.
+  // A synthetic set is fixed by its seed and sizes, which are compared anyway; its pixels
+  // come from the C library's log and cos, which may round differently on another machine.
+  const bool files = c.dataset != "synthetic";
+  train_fingerprint_ = DataFingerprint(train_, files);
+  test_fingerprint_ = test_.count > 0 ? DataFingerprint(test_, files) : "none";
   // Statistics of the training set normalise both sets.
   const Normalization norm = ComputeNormalization(train_);
   Normalize(norm, &train_);
@@ -483,12 +532,48 @@ absl::Status Trainer::RestoreOnRankZero(std::string* progress) {
   const auto current = ParseConfigText(ConfigText());
   for (const char* key : kResumeKeys) {
     auto s = saved.find(key), c = current.find(key);
+    // Checkpoints written before the data was fingerprinted name its folder instead: the
+    // same folder, however spelled, is taken for the same data.
+    if (std::string(key) == "data" && s == saved.end() && saved.count("data_dir") > 0) {
+      std::error_code error;
+      const auto folder = [&](const std::string& dir) {
+        return std::filesystem::weakly_canonical(std::filesystem::path(dir) / "", error);
+      };
+      if (config_.dataset == "synthetic" ||
+          folder(saved.at("data_dir")) == folder(config_.data_dir)) {
+        continue;
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", path, " was written with data_dir=", saved.at("data_dir"),
+          " but this run has data_dir=", config_.data_dir,
+          "; resuming continues the same run and needs the same data"));
+    }
     if (s == saved.end() || c == current.end() || s->second != c->second) {
       return absl::FailedPreconditionError(absl::StrCat(
           "checkpoint ", path, " was written with ", key, "=",
           s == saved.end() ? "(missing)" : s->second, " but this run has ", key, "=",
           c == current.end() ? "(missing)" : c->second,
           "; resuming continues the same run and needs the same settings"));
+    }
+  }
+  // The counters must place the checkpoint at an epoch's end or inside it.
+  const int64_t steps = schedule_.steps_per_epoch;
+  int64_t epoch_start = 0;
+  if (__builtin_mul_overflow(state.epoch, steps, &epoch_start) || state.step < epoch_start ||
+      state.step - epoch_start >= steps) {
+    return absl::DataLossError(absl::StrCat(
+        "checkpoint ", path, ": step ", state.step, " is not within epoch ", state.epoch + 1,
+        " of ", steps, " steps each"));
+  }
+  // Parameters and momentum must be numbers: a NaN or infinity would only spread.
+  for (const auto* values : {&state.parameters, &state.momentum}) {
+    for (size_t i = 0; i < values->size(); ++i) {
+      if (!std::isfinite((*values)[i])) {
+        return absl::DataLossError(absl::StrCat(
+            "checkpoint ", path, ": ", values == &state.parameters ? "parameter " : "momentum ",
+            i, " is ", (*values)[i], "; a checkpoint with NaN or infinite values cannot be "
+            "resumed"));
+      }
     }
   }
   std::istringstream rng_text(state.rng_state);
@@ -533,10 +618,13 @@ absl::Status Trainer::WriteCheckpointOnRankZero() {
                                               sizeof(float) * state.parameters.size()));
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(optimizer_->velocity(), state.momentum.data(),
                                               sizeof(float) * state.momentum.size()));
+  // Mid-epoch, the generator as it was before this epoch drew its order: the resumed run
+  // draws it again and continues at the step within the epoch.
   std::ostringstream rng_text;
-  rng_text << rng_;
+  rng_text << (mid_epoch_ ? epoch_rng_ : rng_);
   state.rng_state = rng_text.str();
-  state.config = ConfigText();
+  // The folder only for the record: resuming compares the data itself.
+  state.config = absl::StrCat(ConfigText(), "data_dir=", config_.data_dir, "\n");
   return WriteCheckpoint(config_.checkpoint_path, state);
 }
 
@@ -594,17 +682,42 @@ absl::Status Trainer::Evaluate(double* loss, double* accuracy) {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
+void Trainer::AddStopRequest(double* sigint, double* sigterm) const {
+  const int signal = stop_request_ != nullptr ? stop_request_->load() : 0;
+  if (signal == SIGINT) *sigint += 1;
+  if (signal != 0 && signal != SIGINT) *sigterm += 1;
+}
+
+absl::StatusOr<bool> Trainer::AgreeOnStop() {
+  double requests[2] = {0, 0};
+  AddStopRequest(&requests[0], &requests[1]);
+  if (comm_.size() > 1) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(requests, 2));
+  stop_sigints_ = requests[0];
+  return requests[0] + requests[1] > 0;
+}
+
+absl::Status Trainer::TrainEpoch(EpochMetrics* m, bool* stopped) {
+  *stopped = false;
   const int64_t batch = network_->batch();
   const int64_t ranks = comm_.size();
   const int64_t steps = schedule_.steps_per_epoch;
+  // A run resumed from a checkpoint taken mid-epoch starts inside the epoch.
+  const int64_t first_step = step_ - epoch_ * steps;
+  if (first_step < 0 || first_step >= steps) {
+    return absl::InternalError(absl::StrCat("step ", step_, " is not in epoch ", epoch_ + 1,
+                                            " of ", steps, " steps"));
+  }
   // The same permutation on every rank (the same RNG state); each takes its share.
+  epoch_rng_ = rng_;
   const std::vector<int64_t> order = EpochPermutation(train_.count, rng_(), epoch_);
+  mid_epoch_ = true;
   const bool show_progress = config_.progress && comm_.rank() == 0 && isatty(fileno(stderr));
   std::vector<float> host_loss(batch);
   std::vector<int32_t> host_correct(batch);
   // Sums over this rank's examples: {loss, correct}; reduced over ranks when reported.
-  double epoch_sums[2] = {0, 0}, window_sums[2] = {0, 0};
+  // The window's also carries the ranks' stop requests {SIGINT, SIGTERM}: the reduction on
+  // logging steps is where they agree on stopping.
+  double epoch_sums[2] = {0, 0}, window_sums[4] = {0, 0, 0, 0};
   int64_t window_steps = 0;
   const auto epoch_start = Clock::now();
   auto window_start = epoch_start;
@@ -616,7 +729,8 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
     FFTRAIN_ASSIGN_OR_RETURN(mark, backend_.CreateTimingMark());
   }
 
-  for (int64_t s = 0; s < steps; ++s) {
+  int64_t s = first_step;
+  for (; s < steps; ++s) {
     comm_.set_step(step_);
     const auto data_start = Clock::now();
     const int64_t first = (s * ranks + comm_.rank()) * batch;
@@ -671,7 +785,16 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
     ++window_steps;
     // The same steps on every rank, so every rank joins the reduction.
     const bool log_now = (s + 1) % config_.log_every_steps == 0 || s + 1 == steps;
-    if (log_now) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(window_sums, 2));
+    double stop_requests[2] = {0, 0};
+    if (log_now) {
+      AddStopRequest(&window_sums[2], &window_sums[3]);
+      FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(window_sums, 4));
+      stop_requests[0] = window_sums[2];
+      stop_requests[1] = window_sums[3];
+    } else if (ranks == 1 || (s + 1) % kStopCheckSteps == 0) {
+      AddStopRequest(&stop_requests[0], &stop_requests[1]);
+      if (ranks > 1) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(stop_requests, 2));
+    }
     if (log_now || show_progress) {
       const double elapsed = SecondsSince(window_start);
       const double images_per_s = window_steps * batch * ranks / std::max(elapsed, 1e-9);
@@ -692,16 +815,25 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m) {
             .Add("loss", mean_loss).Add("accuracy", accuracy)
             .Add("images_per_s", images_per_s).Add("learning_rate", static_cast<double>(rate));
         FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
-        window_sums[0] = window_sums[1] = 0;
+        window_sums[0] = window_sums[1] = window_sums[2] = window_sums[3] = 0;
         window_steps = 0;
         window_start = Clock::now();
       }
     }
+    // Every rank has the same sums here, so every rank stops after the same step. A request
+    // at the epoch's last step is taken at its end, after evaluation and the checkpoint.
+    if (stop_requests[0] + stop_requests[1] > 0 && s + 1 < steps) {
+      if (show_progress) std::fprintf(stderr, "\r%*s\r", 100, "");
+      stop_sigints_ = stop_requests[0];
+      *stopped = true;
+      return absl::OkStatus();
+    }
   }
+  mid_epoch_ = false;
   if (show_progress) std::fprintf(stderr, "\r%*s\r", 100, "");
   FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(epoch_sums, 2));
   const double train_seconds = SecondsSince(epoch_start);
-  const double examples = static_cast<double>(steps * batch * ranks);
+  const double examples = static_cast<double>((steps - first_step) * batch * ranks);
   m->train_loss = epoch_sums[0] / examples;
   m->train_accuracy = epoch_sums[1] / examples;
   m->images_per_second = examples / train_seconds;
@@ -759,7 +891,12 @@ absl::StatusOr<std::vector<EpochMetrics>> Trainer::Run() {
   while (epoch_ < last) {
     EpochMetrics m;
     const auto start = Clock::now();
-    FFTRAIN_RETURN_IF_ERROR(TrainEpoch(&m));
+    bool stopped = false;
+    FFTRAIN_RETURN_IF_ERROR(TrainEpoch(&m, &stopped));
+    if (stopped) {
+      FFTRAIN_RETURN_IF_ERROR(Stop(/*mid_epoch=*/true));
+      return history;
+    }
     m.test_loss = m.test_accuracy = std::nan("");
     if (config_.evaluate && test_.count > 0) {
       const auto eval_start = Clock::now();
@@ -794,8 +931,45 @@ absl::StatusOr<std::vector<EpochMetrics>> Trainer::Run() {
         .Add("phase_seconds", phases);
     FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
     history.push_back(m);
+    // A request that came during the epoch's last step or its evaluation: stop here, with
+    // the epoch's checkpoint just written.
+    if (epoch_ < last) {
+      FFTRAIN_ASSIGN_OR_RETURN(const bool stop, AgreeOnStop());
+      if (stop) {
+        FFTRAIN_RETURN_IF_ERROR(Stop(/*mid_epoch=*/false));
+        return history;
+      }
+    }
   }
   return history;
+}
+
+absl::Status Trainer::Stop(bool mid_epoch) {
+  stopped_by_ = stop_sigints_ > 0 ? SIGINT : SIGTERM;
+  const char* signal_name = stopped_by_ == SIGINT ? "SIGINT" : "SIGTERM";
+  // Mid-epoch, the checkpoint holds the step within the epoch and the epoch's order.
+  if (mid_epoch) FFTRAIN_RETURN_IF_ERROR(SaveCheckpoint());
+  const int64_t steps = schedule_.steps_per_epoch;
+  const std::string where =
+      mid_epoch ? absl::StrFormat("at epoch %d/%d, step %d of %d (optimizer step %d)",
+                                  epoch_ + 1, config_.epochs, step_ - epoch_ * steps, steps,
+                                  step_)
+                : absl::StrFormat("after epoch %d/%d (optimizer step %d)", epoch_,
+                                  config_.epochs, step_);
+  const std::string saved =
+      config_.checkpoint_path.empty()
+          ? std::string("no checkpoint was written (no --checkpoint)")
+          : absl::StrCat("checkpoint written to ", config_.checkpoint_path,
+                         "; --resume continues from there");
+  if (log_ != nullptr && comm_.rank() == 0) {
+    std::fprintf(log_, "stopped by %s %s; %s\n", signal_name, where.c_str(), saved.c_str());
+    std::fflush(log_);
+  }
+  JsonObject event;
+  // "epoch" as in step events (the epoch the step is in) mid-epoch, else the one completed.
+  event.Add("event", "stop").Add("signal", signal_name).Add("epoch", epoch_ + (mid_epoch ? 1 : 0))
+      .Add("step", step_).Add("mid_epoch", mid_epoch).Add("checkpoint", config_.checkpoint_path);
+  return jsonl_->Write(event);
 }
 
 }  // namespace fftrain::trainer

@@ -3,6 +3,7 @@
 #ifndef FFTRAIN_TRAINER_TRAINER_H_
 #define FFTRAIN_TRAINER_TRAINER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -91,8 +92,21 @@ class Trainer {
                                                          comm::Communicator& communicator,
                                                          std::FILE* log = stderr);
 
-  // Trains the remaining epochs; the metrics of each epoch run here.
+  // Trains the remaining epochs; the metrics of each epoch run here. When a stop is
+  // requested (set_stop_request), returns early and OK, with stopped_by() set: see there.
   absl::StatusOr<std::vector<EpochMetrics>> Run();
+
+  // Where Run looks for a request to stop (SIGINT or SIGTERM, from a signal handler: the
+  // signal's number, or 0). Read after each optimizer step. In a job of several ranks the
+  // ranks agree on stopping (a host all-reduce every kStopCheckSteps steps, folded into the
+  // metrics reduction on logging steps), so every rank stops after the same step even when
+  // only one was signalled. Then the checkpoint is written (when configured; mid-epoch it
+  // resumes exactly where training stopped), a "stop" event is logged and Run returns.
+  void set_stop_request(const std::atomic<int>* signal) { stop_request_ = signal; }
+  // 0, or the signal the run stopped for (SIGINT where any rank got one, else SIGTERM).
+  int stopped_by() const { return stopped_by_; }
+  // Steps between the ranks' agreements on stopping (every step with one rank).
+  static constexpr int64_t kStopCheckSteps = 10;
 
   // Loss and accuracy over the test set (batches padded; padding not counted), each rank
   // evaluating every ranks-th batch, the sums reduced over ranks.
@@ -127,6 +141,12 @@ class Trainer {
   absl::Status BroadcastState();
   absl::Status SaveCheckpoint();
   absl::Status WriteCheckpointOnRankZero();
+  // This rank's stop request as {SIGINT, SIGTERM} counts, for the ranks' sum.
+  void AddStopRequest(double* sigint, double* sigterm) const;
+  // A collective (every rank at the same point): whether any rank was asked to stop.
+  absl::StatusOr<bool> AgreeOnStop();
+  // Records the stop, writes the checkpoint, prints and logs where training stopped.
+  absl::Status Stop(bool mid_epoch);
   // The network, on every rank with rank 0's choice of convolution methods.
   absl::Status BuildNetworkOnEveryRank();
   absl::Status BuildNetwork();
@@ -134,7 +154,9 @@ class Trainer {
   absl::Status BuildTraining();
   void PrintStartup() const;
   JsonObject ConfigEvent() const;
-  absl::Status TrainEpoch(EpochMetrics* metrics);
+  // Trains the rest of the current epoch (from the step the run is at: a checkpoint taken
+  // mid-epoch resumes there). *stopped: the ranks agreed to stop before its end.
+  absl::Status TrainEpoch(EpochMetrics* metrics, bool* stopped);
   absl::Status Iteration(float learning_rate);
   // Backward, each bucket's all-reduce started as soon as backward has completed its
   // layers; returns once they are all waited for (their results visible to what follows).
@@ -149,6 +171,8 @@ class Trainer {
   std::FILE* log_;
   NetworkSpec spec_;
   ImageDataset train_, test_;
+  // Sizes and checksums of the loaded sets: what a resume and the ranks compare.
+  std::string train_fingerprint_, test_fingerprint_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<SgdOptimizer> optimizer_;
   LearningRateSchedule schedule_;
@@ -157,6 +181,13 @@ class Trainer {
   std::vector<int32_t> host_labels_;
   // Draws each epoch's shuffle seed; checkpointed, so a resumed run sees the same order.
   std::mt19937_64 rng_;
+  // rng_ before the current epoch drew its order: what a mid-epoch checkpoint saves, so
+  // that the resumed run draws the same order.
+  std::mt19937_64 epoch_rng_;
+  bool mid_epoch_ = false;
+  const std::atomic<int>* stop_request_ = nullptr;
+  double stop_sigints_ = 0;  // ranks that asked to stop for SIGINT, when they agreed
+  int stopped_by_ = 0;
   int64_t epoch_ = 0;
   int64_t step_ = 0;
   std::unique_ptr<JsonLinesWriter> jsonl_;
