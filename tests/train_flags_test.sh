@@ -50,6 +50,11 @@ expect_refusal "--synthetic_train and --synthetic_test must be at most 2^40" --d
 expect_refusal "--synthetic_train=100000000000 --synthetic_test=2000 --synthetic_shape=1x28x28: MakeSyntheticDataset" --device=cpu --dataset=synthetic --synthetic_train=100000000000
 expect_refusal "--benchmark_iterations must be >= 0 and at most 10^6" --benchmark_iterations=10000000 --device=cpu
 expect_refusal "--gpu must be -1 (the local rank) or a device ordinal >= 0" --gpu=-7 --device=cpu
+# Issue 17, defect 3: a network that cannot fit is refused at start-up naming the layer
+# (a convolution to 10^6 maps of 64x64 needs terabytes), before anything is allocated.
+expect_refusal "layer 1 'conv5x1000000p2' needs" --device=cpu --dataset=synthetic \
+  --network=conv5x1000000p2,relu,pool2,fc10 --synthetic_shape=1x64x64 --synthetic_train=128 \
+  --synthetic_test=0
 # The data-parallel flags (docs/distributed.md).
 expect_refusal "--bucket_mb must be in [2^-18, 2^20]" --bucket_mb=nan --device=cpu
 expect_refusal "--bucket_mb must be in [2^-18, 2^20]" --bucket_mb=0 --device=cpu
