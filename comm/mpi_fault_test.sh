@@ -11,18 +11,9 @@
 # mpirun's own notice of the dead rank. Usage: mpi_fault_test.sh <mpi_fault_probe>
 set -uo pipefail
 probe="$1"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-# A private folder for Open MPI's session files and shared-memory segments. Their
-# default names (/tmp/ompi.HOST.UID/pid.PID, /dev/shm/vader_segment.HOST.JOBID.RANK)
-# derive from mpirun's process id, and Bazel's sandbox gives each test its own process-id
-# namespace, so two tests running at once get the same names and break each other's
-# start-up (seen: "A system call failed during shared memory initialization", then a
-# hang). Short, under /tmp: PMIx puts Unix sockets there, whose paths are limited.
-ompi_dir=$(mktemp -d /tmp/ompi-test.XXXXXX) || exit 1
+# Open MPI under Bazel (root, containers, concurrent tests): see the sourced file.
+source comm/testing/ompi_test_env.sh
 trap 'rm -rf "${ompi_dir}"' EXIT
-export OMPI_MCA_orte_tmpdir_base="${ompi_dir}"
-export OMPI_MCA_btl_vader_backing_directory="${ompi_dir}"
 limit_s=30
 hang_s=90
 failures=0

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/key_value_lines.h"
 #include "base/status_macros.h"
 
 namespace fftrain::comm {
@@ -26,14 +27,6 @@ std::string Encode(const absl::Status& status) {
   return absl::StrCat(static_cast<int>(status.code()), "\n", status.message());
 }
 
-std::map<std::string, std::string> KeyValues(const std::string& text) {
-  std::map<std::string, std::string> values;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
-    values[kv.first] = kv.second;
-  }
-  return values;
-}
 
 }  // namespace
 
@@ -59,10 +52,10 @@ absl::Status AgreeOnStatus(Communicator& communicator, const absl::Status& local
 
 absl::Status CheckSameOnEveryRank(Communicator& communicator, const std::string& settings) {
   FFTRAIN_ASSIGN_OR_RETURN(std::vector<std::string> all, communicator.AllGather(settings));
-  const std::map<std::string, std::string> reference = KeyValues(all[0]);
+  const std::map<std::string, std::string> reference = base::ParseKeyValueLines(all[0]);
   for (size_t rank = 1; rank < all.size(); ++rank) {
     if (all[rank] == all[0]) continue;
-    const std::map<std::string, std::string> theirs = KeyValues(all[rank]);
+    const std::map<std::string, std::string> theirs = base::ParseKeyValueLines(all[rank]);
     for (const auto& [key, value] : reference) {
       auto it = theirs.find(key);
       const std::string their_value = it == theirs.end() ? "(missing)" : it->second;

@@ -17,6 +17,7 @@
 #include "comm/loopback_communicator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/training_run.h"
 #include "trainer/backend/backend.h"
 #include "trainer/trainer.h"
 
@@ -27,33 +28,7 @@ using ::testing::HasSubstr;
 
 std::string TempPath(const std::string& name) { return ::testing::TempDir() + name; }
 
-// Small enough for 2 cores, with two layers of parameters so that there are two buckets.
-TrainConfig SmallConfig() {
-  TrainConfig c;
-  c.network = "conv3x6p1,relu,pool2,fc4";
-  c.dataset = "synthetic";
-  c.synthetic_shape = {2, 8, 8};
-  c.synthetic_train = 480;
-  c.synthetic_test = 100;
-  c.batch_size = 8;
-  c.epochs = 2;
-  c.learning_rate = 0.05f;
-  c.warmup_steps = 5;
-  c.progress = false;
-  // The fc layer's 4 * 6*4*4 + 4 = 388 floats close the first bucket; the conv layer's
-  // 6*2*9 + 6 = 114 floats make the second.
-  c.first_bucket_bytes = 1024;
-  c.bucket_bytes = 1024;
-  return c;
-}
-
-struct RankResult {
-  absl::Status status;
-  std::vector<EpochMetrics> history;
-  std::vector<float> parameters;
-  int stopped_by = 0;
-  int64_t steps = 0;
-};
+using RankResult = TrainingRun;
 
 // Runs one trainer per rank, each on a thread of its own with its own CPU backend;
 // `configure` may change a rank's configuration.
@@ -68,31 +43,11 @@ std::vector<RankResult> TrainRanks(
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r) {
     threads.emplace_back([&, r] {
-      RankResult& result = results[r];
       TrainConfig mine = config;
       if (configure) configure(r, mine);
-      auto backend = CreateCpuBackend();
-      if (!backend.ok()) {
-        result.status = backend.status();
-        return;
-      }
-      auto trainer = Trainer::Create(mine, **backend, (*group)->rank(r), nullptr);
-      if (!trainer.ok()) {
-        result.status = trainer.status();
-        return;
-      }
-      if (before_run) before_run(r, **trainer);
-      auto history = (*trainer)->Run();
-      if (!history.ok()) {
-        result.status = history.status();
-        return;
-      }
-      result.history = *history;
-      result.stopped_by = (*trainer)->stopped_by();
-      result.steps = (*trainer)->steps_done();
-      auto parameters = (*trainer)->Parameters();
-      result.status = parameters.status();
-      if (parameters.ok()) result.parameters = *parameters;
+      results[r] = TrainOnCpu(mine, (*group)->rank(r), [&](Trainer& trainer) {
+        if (before_run) before_run(r, trainer);
+      });
     });
   }
   for (auto& t : threads) t.join();
@@ -102,23 +57,11 @@ std::vector<RankResult> TrainRanks(
   return results;
 }
 
-float MaxAbsDifference(const std::vector<float>& a, const std::vector<float>& b) {
-  float worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
-
-float MaxAbs(const std::vector<float>& a) {
-  float m = 0;
-  for (float x : a) m = std::max(m, std::fabs(x));
-  return m;
-}
-
 class DataParallelTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(DataParallelTest, GRanksTrainTheModelOfOneRankWithGTimesTheBatch) {
   const int ranks = GetParam();
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   config.epochs = 1;  // 480 / (8 * G) steps: 30 at G = 2, 20 at G = 3
   const std::vector<RankResult> parallel = TrainRanks(ranks, config);
   for (const RankResult& r : parallel) ASSERT_TRUE(r.status.ok()) << r.status;
@@ -156,7 +99,7 @@ TEST_P(DataParallelTest, GRanksTrainTheModelOfOneRankWithGTimesTheBatch) {
 
 TEST_P(DataParallelTest, ShardedEvaluationMatchesOneRank) {
   const int ranks = GetParam();
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   // A learning rate this small leaves the parameters (nearly) where they start, so the
   // evaluation runs on the same model however the training steps are split.
   config.learning_rate = 1e-12f;
@@ -175,7 +118,7 @@ TEST_P(DataParallelTest, ShardedEvaluationMatchesOneRank) {
 
 TEST_P(DataParallelTest, ResumeOnTheSameRanksIsExactAndOtherRankCountsAreRefused) {
   const int ranks = GetParam();
-  TrainConfig straight = SmallConfig();
+  TrainConfig straight = SmallDataParallelConfig();
   straight.checkpoint_path = TempPath("dp_straight_" + std::to_string(ranks) + ".ckpt");
   const auto two_epochs = TrainRanks(ranks, straight);
   ASSERT_TRUE(two_epochs[0].status.ok()) << two_epochs[0].status;
@@ -206,7 +149,7 @@ TEST_P(DataParallelTest, ResumeOnTheSameRanksIsExactAndOtherRankCountsAreRefused
 
 TEST_P(DataParallelTest, BucketsStartInThePlannedOrderEveryStepOnEveryRank) {
   const int ranks = GetParam();
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   config.epochs = 1;
   std::vector<std::vector<comm::CollectiveRecord>> histories;
   const auto results = TrainRanks(ranks, config, nullptr, &histories);
@@ -237,7 +180,7 @@ TEST_P(DataParallelTest, BucketsStartInThePlannedOrderEveryStepOnEveryRank) {
 // parameters, and the mid-epoch checkpoint resumes on the same ranks exactly.
 TEST_P(DataParallelTest, AStopRequestToOneRankStopsEveryRankAfterTheSameStep) {
   const int ranks = GetParam();
-  TrainConfig straight = SmallConfig();
+  TrainConfig straight = SmallDataParallelConfig();
   straight.epochs = 1;  // 480 / (8 * G) steps: 30 at G = 2, 20 at G = 3
   const auto whole = TrainRanks(ranks, straight);
   ASSERT_TRUE(whole[0].status.ok()) << whole[0].status;
@@ -270,7 +213,7 @@ TEST_P(DataParallelTest, AStopRequestToOneRankStopsEveryRankAfterTheSameStep) {
 INSTANTIATE_TEST_SUITE_P(Ranks, DataParallelTest, ::testing::Values(2, 3));
 
 TEST(DataParallelRefusalTest, RanksThatDisagreeAreAllStoppedWithTheDifference) {
-  const auto results = TrainRanks(3, SmallConfig(), [](int r, TrainConfig& c) {
+  const auto results = TrainRanks(3, SmallDataParallelConfig(), [](int r, TrainConfig& c) {
     if (r == 2) c.seed = 7;
   });
   for (const RankResult& r : results) {
@@ -281,7 +224,7 @@ TEST(DataParallelRefusalTest, RanksThatDisagreeAreAllStoppedWithTheDifference) {
 }
 
 TEST(DataParallelRefusalTest, AStartUpFailureOnOneRankEndsEveryRankWithItsMessage) {
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   config.dataset = "fashion-mnist";
   const auto results = TrainRanks(2, config, [](int r, TrainConfig& c) {
     c.data_dir = r == 1 ? TempPath("no-such-data-dir") : c.data_dir;

@@ -13,6 +13,7 @@
 #include "comm/testing/mpi_test_main.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/training_run.h"
 #include "trainer/backend/backend.h"
 #include "trainer/trainer.h"
 
@@ -28,44 +29,6 @@ std::string SharedPath(const std::string& name) {
          std::to_string(comm::mpi_test::World().size());
 }
 
-TrainConfig SmallConfig() {
-  TrainConfig c;
-  c.network = "conv3x6p1,relu,pool2,fc4";
-  c.dataset = "synthetic";
-  c.synthetic_shape = {2, 8, 8};
-  c.synthetic_train = 480;
-  c.synthetic_test = 100;
-  c.batch_size = 8;
-  c.epochs = 2;
-  c.learning_rate = 0.05f;
-  c.warmup_steps = 5;
-  c.progress = false;
-  c.first_bucket_bytes = 1024;  // two buckets: fc4's 388 floats, then the conv's 114
-  c.bucket_bytes = 1024;
-  return c;
-}
-
-struct RunResult {
-  absl::Status status;
-  std::vector<EpochMetrics> history;
-  std::vector<float> parameters;
-};
-
-RunResult Train(const TrainConfig& config, comm::Communicator& communicator) {
-  RunResult result;
-  auto backend = CreateCpuBackend();
-  if (!backend.ok()) return {backend.status()};
-  auto trainer = Trainer::Create(config, **backend, communicator, nullptr);
-  if (!trainer.ok()) return {trainer.status()};
-  auto history = (*trainer)->Run();
-  if (!history.ok()) return {history.status()};
-  result.history = *history;
-  auto parameters = (*trainer)->Parameters();
-  result.status = parameters.status();
-  if (parameters.ok()) result.parameters = *parameters;
-  return result;
-}
-
 // Rank 0's parameters as every rank sees them, to compare bitwise on each rank.
 std::vector<std::string> EveryRanksBytes(const std::vector<float>& parameters) {
   auto all = comm::mpi_test::World().AllGather(
@@ -77,9 +40,9 @@ std::vector<std::string> EveryRanksBytes(const std::vector<float>& parameters) {
 TEST(MpiTrainingTest, GRanksTrainTheModelOfOneRankWithGTimesTheBatchIdenticallyOnEveryRank) {
   comm::Communicator& world = comm::mpi_test::World();
   const int ranks = world.size();
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   config.epochs = 1;
-  const RunResult parallel = Train(config, world);
+  const TrainingRun parallel = TrainOnCpu(config, world);
   ASSERT_TRUE(parallel.status.ok()) << parallel.status;
 
   const std::vector<std::string> bytes = EveryRanksBytes(parallel.parameters);
@@ -89,16 +52,13 @@ TEST(MpiTrainingTest, GRanksTrainTheModelOfOneRankWithGTimesTheBatchIdenticallyO
   comm::SingleProcessCommunicator alone;
   TrainConfig single = config;
   single.batch_size = config.batch_size * ranks;
-  const RunResult one = Train(single, alone);
+  const TrainingRun one = TrainOnCpu(single, alone);
   ASSERT_TRUE(one.status.ok()) << one.status;
   // As in tests/data_parallel_test: only the order of the float sums differs, a few
   // ulps a step; 1e-5 of the largest parameter leaves wide headroom and stays far below
   // what a real difference (other data, gradients summed instead of averaged) makes.
-  float largest = 0, difference = 0;
-  for (size_t i = 0; i < one.parameters.size(); ++i) {
-    largest = std::max(largest, std::fabs(one.parameters[i]));
-    difference = std::max(difference, std::fabs(one.parameters[i] - parallel.parameters[i]));
-  }
+  const float largest = MaxAbs(one.parameters);
+  const float difference = MaxAbsDifference(one.parameters, parallel.parameters);
   std::printf("%d MPI ranks vs 1 rank x %d batch: max |dparam| %.3g (tolerance %.3g)\n", ranks,
               ranks, difference, 1e-5 * largest);
   EXPECT_LE(difference, 1e-5f * largest);
@@ -107,19 +67,19 @@ TEST(MpiTrainingTest, GRanksTrainTheModelOfOneRankWithGTimesTheBatchIdenticallyO
 
 TEST(MpiTrainingTest, ResumingOnTheSameRanksIsExact) {
   comm::Communicator& world = comm::mpi_test::World();
-  TrainConfig straight = SmallConfig();
+  TrainConfig straight = SmallDataParallelConfig();
   straight.checkpoint_path = SharedPath("mpi_straight.ckpt");
-  const RunResult two_epochs = Train(straight, world);
+  const TrainingRun two_epochs = TrainOnCpu(straight, world);
   ASSERT_TRUE(two_epochs.status.ok()) << two_epochs.status;
 
   TrainConfig first = straight;
   first.checkpoint_path = SharedPath("mpi_split.ckpt");
   first.stop_after_epoch = 1;
-  ASSERT_TRUE(Train(first, world).status.ok());
+  ASSERT_TRUE(TrainOnCpu(first, world).status.ok());
   TrainConfig second = first;
   second.stop_after_epoch = 0;
   second.resume = true;
-  const RunResult resumed = Train(second, world);
+  const TrainingRun resumed = TrainOnCpu(second, world);
   ASSERT_TRUE(resumed.status.ok()) << resumed.status;
   ASSERT_EQ(resumed.history.size(), 1u);
   EXPECT_EQ(resumed.history[0].train_loss, two_epochs.history[1].train_loss);
@@ -132,9 +92,9 @@ TEST(MpiTrainingTest, ResumingOnTheSameRanksIsExact) {
 TEST(MpiTrainingTest, RanksThatDisagreeAreAllRefusedWithTheDifference) {
   comm::Communicator& world = comm::mpi_test::World();
   if (world.size() < 2) GTEST_SKIP() << "a disagreement needs two ranks; this job has one";
-  TrainConfig config = SmallConfig();
+  TrainConfig config = SmallDataParallelConfig();
   if (world.rank() == world.size() - 1) config.batch_size = 4;
-  const RunResult result = Train(config, world);
+  const TrainingRun result = TrainOnCpu(config, world);
   EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(result.status.message()),
               HasSubstr("rank " + std::to_string(world.size() - 1) +

@@ -12,15 +12,10 @@ set -uo pipefail
 test_binary=$1
 train=$2
 
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Containers often forbid the cross-memory attach of Open MPI's shared-memory transport.
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-# Open MPI names its session files after mpirun's pid, which Bazel's sandboxes share
-# between concurrent tests (comm/mpi_communicator_test.sh says more): a private folder.
-ompi_dir=$(mktemp -d /tmp/ompi-test.XXXXXX) || exit 1
+# Open MPI under Bazel (root, containers, concurrent tests): see the sourced file.
+source comm/testing/ompi_test_env.sh
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/multirank.XXXXXX") || exit 1
 trap 'rm -rf "$ompi_dir" "$work"' EXIT
-export OMPI_MCA_orte_tmpdir_base=$ompi_dir OMPI_MCA_btl_vader_backing_directory=$ompi_dir
 export OPENBLAS_NUM_THREADS=1
 
 mpirun_=(mpirun --allow-run-as-root --oversubscribe --bind-to none)

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/key_value_lines.h"
 #include "base/status_macros.h"
 #include "comm/rank_agreement.h"
 #include "trainer/checkpoint/checkpoint.h"
@@ -61,14 +62,6 @@ std::string DataFingerprint(const ImageDataset& data, bool checksum) {
   return absl::StrFormat("%s crc32 0x%08x", sizes, static_cast<uint32_t>(crc));
 }
 
-std::map<std::string, std::string> ParseConfigText(const std::string& text) {
-  std::map<std::string, std::string> values;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
-    values[kv.first] = kv.second;
-  }
-  return values;
-}
 
 }  // namespace
 
@@ -528,8 +521,8 @@ absl::Status Trainer::RestoreOnRankZero(std::string* progress) {
         "checkpoint ", path, " holds ", state.parameters.size(), " parameters; the network has ",
         network_->parameter_count()));
   }
-  const auto saved = ParseConfigText(state.config);
-  const auto current = ParseConfigText(ConfigText());
+  const auto saved = base::ParseKeyValueLines(state.config);
+  const auto current = base::ParseKeyValueLines(ConfigText());
   for (const char* key : kResumeKeys) {
     auto s = saved.find(key), c = current.find(key);
     // Checkpoints written before the data was fingerprinted name its folder instead: the
