@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <utility>
 
 #include "fftconv/cost_model.h"
 #include "fftconv/reference_conv.h"
@@ -31,6 +34,29 @@ double RelativeError(const std::vector<float>& actual, const std::vector<float>&
   if (max_ref == 0.0) return max_diff == 0.0 ? 0.0 : std::numeric_limits<double>::infinity();
   return max_diff / max_ref;
 }
+
+namespace {
+
+// Thins the sweep as FFTRAIN_SWEEP_EVERY asks (see SweepShapes); a value that is not a
+// positive integer is a mistake in the caller's script, so it stops the test.
+std::vector<ConvShape> EveryNthSweepShape(std::vector<ConvShape> shapes) {
+  const char* every_text = std::getenv("FFTRAIN_SWEEP_EVERY");
+  if (every_text == nullptr || *every_text == '\0') return shapes;
+  char* end = nullptr;
+  const long every = std::strtol(every_text, &end, 10);
+  if (*end != '\0' || every < 1) {
+    std::fprintf(stderr, "FFTRAIN_SWEEP_EVERY must be a positive integer, got '%s'\n",
+                 every_text);
+    std::abort();
+  }
+  std::vector<ConvShape> kept;
+  for (size_t i = 0; i < shapes.size(); i += static_cast<size_t>(every)) {
+    kept.push_back(shapes[i]);
+  }
+  return kept;
+}
+
+}  // namespace
 
 std::vector<ConvShape> SweepShapes() {
   const int64_t counts[] = {1, 2, 3, 5, 16};
@@ -77,7 +103,7 @@ std::vector<ConvShape> SweepShapes() {
       }
     }
   }
-  return shapes;
+  return EveryNthSweepShape(std::move(shapes));
 }
 
 std::vector<ConvShape> PaperLayers() { return ConvnetBenchmarkLayers(); }

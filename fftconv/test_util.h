@@ -20,6 +20,10 @@ double RelativeError(const std::vector<float>& actual, const std::vector<float>&
 // partner, kernels from 1 up to the input size, padding 0..k-1, N, C, K cycling through
 // {1, 2, 3, 5, 16}; plus every (N, C, K) in {1, 2, 3, 5, 16}^3 at one odd size. Chosen so
 // the double-precision reference stays within seconds.
+//
+// FFTRAIN_SWEEP_EVERY=N in the environment keeps every Nth shape only (the first, the
+// N+1st, ...): the bundle's compute-sanitizer pass (tools/gpu_bundle/run_sanitizers.sh)
+// runs the sweeps this way, since the sanitizers slow every launch tens of times.
 std::vector<ConvShape> SweepShapes();
 
 // The convnet-benchmarks layers L1..L5 (batch 128), valid convolution.

@@ -6,13 +6,14 @@
 # bin/tests.mpi_training_test), the shared libraries a GPU node lacks (Abseil, Google
 # Benchmark), Fashion-MNIST (data/), the Python scripts of tools/bench (bench/: the
 # PyTorch baselines and the tables run_multigpu.sh prints), run_tests.sh (every test on
-# one GPU) and run_multigpu.sh (multi-rank checks and measurements on G GPUs). Copy it to
-# a GPU node (no Bazel needed) and run ./run_tests.sh or ./run_multigpu.sh there.
+# one GPU), run_sanitizers.sh (compute-sanitizer over the kernel tests) and
+# run_multigpu.sh (multi-rank checks and measurements on G GPUs). Copy it to a GPU node
+# (no Bazel needed) and run ./run_tests.sh, ./run_sanitizers.sh or ./run_multigpu.sh there.
 #
 # Usage: tools/make_gpu_bundle.sh [--multigpu] [--strip] [OUTPUT_DIR]   (default: gpu_bundle/)
-#   --multigpu  what run_multigpu.sh needs alone: no tests/ and no run_tests.sh (about 37
-#               MiB instead of 73: the device tool carries 64 MiB in all, working tree
-#               included)
+#   --multigpu  what run_multigpu.sh needs alone: no tests/, run_tests.sh or
+#               run_sanitizers.sh (about 37 MiB instead of 73: the device tool carries
+#               64 MiB in all, working tree included)
 #   --strip     strip the binaries' symbol tables (about 10 MiB less; crash reports then
 #               show addresses instead of function names)
 #   extra Bazel flags via BAZEL_FLAGS, e.g. BAZEL_FLAGS=--//third_party/cuda:archs=80,90
@@ -87,8 +88,8 @@ mkdir -p "$out/bench"
 cp tools/bench/*.py "$out/bench/"
 
 if (( !multigpu )); then
-  cp tools/gpu_bundle/run_tests.sh "$out/run_tests.sh"
-  chmod +x "$out/run_tests.sh"
+  cp tools/gpu_bundle/run_tests.sh tools/gpu_bundle/run_sanitizers.sh "$out/"
+  chmod +x "$out/run_tests.sh" "$out/run_sanitizers.sh"
 fi
 cp tools/gpu_bundle/run_multigpu.sh "$out/run_multigpu.sh"
 chmod +x "$out/run_multigpu.sh"

@@ -35,6 +35,10 @@ constexpr int64_t kMaxBytes = int64_t{1} << 62;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 // After the payload, at most this much more is read to count trailing bytes.
 constexpr int64_t kMaxTrailingCount = int64_t{1} << 20;
+// Deflate's largest expansion: a 258-byte match coded in 2 bits, 1032 bytes per compressed
+// byte. Gzip members only add headers, so no gzip file inflates to more than this many
+// times its size.
+constexpr uint64_t kMaxDeflateRatio = 1032;
 
 // Keeps the code of `status`, with `prefix` in front of its message.
 absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
@@ -392,6 +396,25 @@ absl::Status ReadPayload(IdxFile& file, absl::string_view read_prefix,
   return absl::OkStatus();
 }
 
+// DataLoss when a gzipped file's header promises more than its compressed size can
+// possibly inflate to, so no buffer is sized from a header the stream cannot back (a
+// 31-byte file promising 65537 x 65537 pixels made the reader zero 17 GB before it found
+// the stream truncated).
+absl::Status CheckGzipCanHold(const IdxFile& file) {
+  if (!file.source->gzipped()) return absl::OkStatus();  // its size was checked exactly
+  uint64_t most = 0;
+  if (__builtin_mul_overflow(file.source->file_size(), kMaxDeflateRatio, &most)) {
+    return absl::OkStatus();
+  }
+  const uint64_t promised = file.header_bytes + static_cast<uint64_t>(file.elements);
+  if (promised <= most) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      file.what, ": truncated: header promises ", absl::StrJoin(file.dims, " x "), " = ",
+      file.elements, " data bytes, but a gzip file of ", file.source->file_size(),
+      " bytes inflates to at most ", most, " (deflate expands at most ", kMaxDeflateRatio,
+      ":1)"));
+}
+
 // ResourceExhausted when `bytes` more than the host memory available (unknown: no check).
 absl::Status CheckFitsInMemory(const std::string& what, const std::string& need, double bytes) {
   const absl::StatusOr<uint64_t> available = base::AvailableHostMemoryBytes();
@@ -464,6 +487,8 @@ absl::StatusOr<ImageDataset> ReadIdxPair(const std::string& images_path,
       absl::StrCat("keeping ", data.count, " images of ", data.height, " x ", data.width,
                    " pixels as floats, with ", count, " labels,"),
       4.0 * kept + 5.0 * count + kChunkBytes));
+  FFTRAIN_RETURN_IF_ERROR(CheckGzipCanHold(images));
+  FFTRAIN_RETURN_IF_ERROR(CheckGzipCanHold(labels));
 
   // Pixels become floats as they arrive; the payload past the kept images is read (a gzip
   // stream is checked to its end) but not kept.

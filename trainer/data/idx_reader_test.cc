@@ -399,6 +399,35 @@ TEST(ReadIdxPairTest, GzipBombStopsAtTheHeadersPromise) {
   EXPECT_LT(grown_mib, 64) << "reading the bomb took " << grown_mib << " MiB";
 }
 
+// Found by the fuzzer (CI, issue 17): a 31-byte gzip file whose header promised 65537 x
+// 65537 pixels passed the memory check, and the reader zeroed 17 GB of floats before the
+// stream ran out. A gzipped header is now held to what deflate can expand its file to
+// (1032:1) before any buffer is sized; here 4 x 4096 x 4096 pixels (256 MiB of floats, which
+// any machine running the tests can hold) from a file of a few dozen bytes.
+TEST(ReadIdxPairTest, GzipHeaderPromisingMoreThanTheFileCanInflateTo) {
+  const std::string path = TempPath("short-promise-images.gz");
+  WriteGzipped(path, IdxBytes(kUnsignedByte, {4, 4096, 4096}, {1, 2, 3}));
+  const std::string labels = TempPath("short-promise-labels.gz");
+  WriteGzipped(labels, IdxBytes(kUnsignedByte, {4}, {0, 1, 2, 0}));
+  const int64_t before = PeakResidentKiB();
+  const absl::Status status = ReadIdxPair(path, labels, 3, 0).status();
+  const int64_t grown_mib = (PeakResidentKiB() - before) >> 10;
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("images file '" + path + "'"), HasSubstr("truncated"),
+                    HasSubstr("= 67108864 data bytes, but a gzip file of"),
+                    HasSubstr("inflates to at most")));
+  EXPECT_LT(grown_mib, 64) << "refusing the header took " << grown_mib << " MiB";
+  // The same holds for labels.
+  WriteGzipped(labels, IdxBytes(kUnsignedByte, {kCount * 100000}, kLabels));
+  WriteRaw(path, IdxBytes(kUnsignedByte, {kCount * 100000, 1, 1},
+                          std::vector<uint8_t>(kCount * 100000, 7)));
+  const absl::Status labels_status = ReadIdxPair(path, labels, 3, 0).status();
+  EXPECT_EQ(labels_status.code(), absl::StatusCode::kDataLoss) << labels_status;
+  EXPECT_THAT(labels_status.message(),
+              AllOf(HasSubstr("labels file '" + labels + "'"), HasSubstr("inflates to at most")));
+}
+
 // A header that promises more than the machine holds is refused before anything is
 // inflated or allocated (ResourceExhausted), however the stream goes on.
 TEST(ReadIdxPairTest, HeaderPromisingMoreThanMemoryIsRefusedBeforeReading) {
