@@ -59,7 +59,8 @@ TEST_P(CudaTiledConvSweepTest, SweepMatchesGpuAndCpuReferences) {
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 7000;
   int64_t shapes = 0;
-  for (const ConvShape& s : testing::SweepShapes()) {
+  const std::vector<ConvShape> sweep = testing::SweepShapes();
+  for (const ConvShape& s : sweep) {
     if (c.product == ProductEngine::kThin && s.c > kMaxThinChannels) continue;
     FftConvOptions options;
     options.transform = c.engine;
@@ -88,7 +89,9 @@ TEST_P(CudaTiledConvSweepTest, SweepMatchesGpuAndCpuReferences) {
     ExpectClose(got, CpuReference(s, t), kTolerance, worst_cpu);
     ++shapes;
   }
-  EXPECT_GT(shapes, 100);
+  // Most of the sweep runs (all 284 shapes; 259 for the thin products), also when the
+  // sanitizer pass thins it (FFTRAIN_SWEEP_EVERY).
+  EXPECT_GT(2 * shapes, static_cast<int64_t>(sweep.size()));
   std::printf("worst relative error, tiled %s, over %ld shapes (fwd, bwd data, bwd filter, "
               "bias): vs GPU reference %.2e %.2e %.2e %.2e; vs CPU reference %.2e %.2e %.2e "
               "%.2e\n",

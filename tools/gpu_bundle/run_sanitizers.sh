@@ -116,7 +116,11 @@ for tool in $tools; do
     rc=$?
     rm -rf "$scratch"
     secs=$((SECONDS - start))
-    reported=$(sed -nE 's/^========= ERROR SUMMARY: ([0-9]+) errors?.*/\1/p' "$log" | tail -n 1)
+    # racecheck sums up as "RACECHECK SUMMARY: H hazards displayed (E errors, W warnings)";
+    # its warnings (hazards it could not prove harmless) count as findings too.
+    reported=$(sed -nE -e 's/^========= ERROR SUMMARY: ([0-9]+) errors?.*/\1/p' \
+                       -e 's/^========= RACECHECK SUMMARY: .*\(([0-9]+) errors?, ([0-9]+) warnings?\).*/\1 \2/p' \
+               "$log" | tail -n 1 | awk '{print $1 + $2}')
     ran=$(sed -nE 's/^\[==========\] ([0-9]+) tests? from .* ran\..*/\1/p' "$log" | tail -n 1)
     skipped=$(sed -nE 's/^\[  SKIPPED \] ([0-9]+) tests?, listed below.*/\1/p' "$log" | tail -n 1)
     if (( rc == 124 || rc == 137 )); then

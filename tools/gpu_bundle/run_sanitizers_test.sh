@@ -42,9 +42,21 @@ echo "$tool $(basename "$1") ${*:2} every=${FFTRAIN_SWEEP_EVERY:-unset}" >>"$FAK
 echo "========= COMPUTE-SANITIZER"
 "$@"; rc=$?
 if [[ ${FAKE_ERRORS:-} == "$tool:$(basename "$1")" ]]; then
-  echo "========= Invalid __global__ read of size 4 bytes"; echo "========= ERROR SUMMARY: 3 errors"; exit 86
+  echo "========= Invalid __global__ read of size 4 bytes"
+  # racecheck's summary line is its own (the real tool prints it instead of ERROR SUMMARY).
+  if [[ $tool == racecheck ]]; then
+    echo "========= RACECHECK SUMMARY: 3 hazards displayed (1 error, 2 warnings)"
+  else
+    echo "========= ERROR SUMMARY: 3 errors"
+  fi
+  exit 86
 fi
-echo "========= ERROR SUMMARY: 0 errors"
+if [[ $tool == racecheck ]]; then
+  echo "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"
+  [[ -n ${FAKE_RACE_WARNINGS:-} ]] && { echo "========= RACECHECK SUMMARY: 2 hazards displayed (0 errors, 2 warnings)"; }
+else
+  echo "========= ERROR SUMMARY: 0 errors"
+fi
 exit "$rc"
 STUB
 for t in register_fft_kernels_test tf32x3_product_kernels_test cuda_fft_conv_test \
@@ -86,6 +98,12 @@ FAKE_ERRORS=racecheck:fftconv.cuda_tiled_conv_test run "$tmp/errors" --tools "me
 expect_in "$tmp/errors" "Invalid __global__ read" \
   "sanitizers: 9 clean, 1 with errors, 0 failed, 0 timed out, 0 not run (of 10 runs: 2 tools x 5 kernel tests, sweeps every 7th shape"
 grep -qE "^racecheck +fftconv.cuda_tiled_conv_test +3 errors" "$tmp/errors" || fail "the run with errors: $(cat "$tmp/errors")"
+
+# racecheck's warnings are findings too, even with no error and exit 0.
+FAKE_RACE_WARNINGS=1 run "$tmp/warnings" --tools racecheck
+(( status == 1 )) || fail "racecheck warnings: exit $status, expected 1"
+expect_in "$tmp/warnings" "sanitizers: 0 clean, 5 with errors"
+grep -qE "^racecheck +fftconv.register_fft_kernels_test +2 errors" "$tmp/warnings" || fail "warnings: $(cat "$tmp/warnings")"
 
 FAKE_FAIL=fftconv.tf32x3_product_kernels_test run "$tmp/failing" --tools synccheck
 (( status == 1 )) || fail "a failing test: exit $status"
