@@ -4,11 +4,13 @@ Nothing is downloaded: each repository points at an installed location and carri
 BUILD file of ours from third_party/. tools/setup.sh installs the packages.
 """
 
+load("//third_party/cuda:cuda_configure.bzl", "cuda_repository")
+
 def fftrain_system_libraries():
     """Declares one repository per system library."""
-    native.new_local_repository(
+    # /usr/local/cuda, or incompatible stand-ins where it is absent (a CPU-only build).
+    cuda_repository(
         name = "cuda",
-        path = "/usr/local/cuda",
         build_file = "//third_party/cuda:cuda.BUILD",
     )
     native.new_local_repository(

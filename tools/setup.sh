@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what fftrain needs to build and test, from Debian's packages, only where
-# missing. Idempotent: a second run installs nothing. CUDA must already be at
-# /usr/local/cuda (it is not a Debian package).
+# missing. Idempotent: a second run installs nothing. CUDA is not a Debian package: with
+# CUDA 13 at /usr/local/cuda the GPU backend is built too; without it (or with
+# FFTRAIN_CPU_ONLY=1) the build is CPU-only, and this says so once.
 set -euo pipefail
-
-CUDA_HOME=/usr/local/cuda
-if [[ ! -x "$CUDA_HOME/bin/nvcc" ]]; then
-  echo "setup: CUDA not found: $CUDA_HOME/bin/nvcc is missing." >&2
-  echo "setup: fftrain builds its CUDA backend with CUDA 13 at $CUDA_HOME; install it there first." >&2
-  exit 1
+# shellcheck source=tools/cuda_env.sh
+source "$(dirname "$0")/cuda_env.sh"
+if [[ -n $FFTRAIN_CUDA_MISSING ]]; then
+  echo "setup: $FFTRAIN_CUDA_MISSING: building the CPU backend only; the CUDA backend," \
+       "NCCL and the GPU tests are left out (install CUDA 13 at /usr/local/cuda for them)." >&2
 fi
 
 packages=(

@@ -25,13 +25,16 @@ for arg in "$@"; do
   esac
 done
 
+# shellcheck source=tools/cuda_env.sh
+source tools/cuda_env.sh
 gpus=0
-if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+if [[ -z $FFTRAIN_CUDA_MISSING ]] && command -v nvidia-smi >/dev/null &&
+   nvidia-smi -L >/dev/null 2>&1; then
   gpus=$(nvidia-smi -L | grep -c '^GPU ')
 fi
 if [[ $ranks == all ]]; then
   if (( gpus == 0 )); then
-    echo "train.sh: --ranks=all needs GPUs and nvidia-smi finds none; give a number" >&2
+    echo "train.sh: --ranks=all needs GPUs and a CUDA build; nvidia-smi finds none${FFTRAIN_CUDA_MISSING:+ or $FFTRAIN_CUDA_MISSING}; give a number" >&2
     exit 2
   fi
   ranks=$gpus
@@ -54,7 +57,11 @@ if (( gpus > 0 )); then
   global_batch=128
   defaults=(--device=cuda --epochs=15 --learning_rate=0.02 --warmup_steps=100)
 else
-  echo "train.sh: no GPU found: training on the CPU on a subset (10000 images, 1 epoch)"
+  if [[ -n $FFTRAIN_CUDA_MISSING ]]; then
+    echo "train.sh: a CPU-only build ($FFTRAIN_CUDA_MISSING): training on the CPU on a subset (10000 images, 1 epoch)"
+  else
+    echo "train.sh: no GPU found: training on the CPU on a subset (10000 images, 1 epoch)"
+  fi
   global_batch=64
   defaults=(--device=cpu --train_limit=10000 --epochs=1 --learning_rate=0.01 --warmup_steps=20)
 fi

@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 
-#include "base/cuda/cuda_resources.h"
 #include "gtest/gtest.h"
 #include "trainer/backend/backend.h"
 
@@ -15,7 +14,7 @@ namespace fftrain::trainer::testing {
 inline std::unique_ptr<Backend> MakeTestBackend(Device device, std::string* skip) {
   if (device == Device::kCuda) {
     std::string why;
-    if (base::CudaDeviceCount(&why) == 0) {
+    if (CudaBackendDevices(&why) == 0) {
       *skip = "no CUDA device, GPU test skipped: " + why;
       return nullptr;
     }

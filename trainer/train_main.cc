@@ -30,12 +30,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/cuda/cuda_resources.h"
 #include "base/status_macros.h"
 #include "comm/communicator.h"
 #include "comm/mpi_communicator.h"
 #include "comm/mpi_session.h"
-#include "comm/nccl_communicator.h"
+#include "comm/nccl_data_plane.h"
 #include "comm/rank_agreement.h"
 #include "trainer/backend/backend.h"
 #include "trainer/trainer.h"
@@ -155,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& device, 
   if (device == "cuda") return CreateCudaBackend(gpu, cuda_options);
   if (device == "auto") {
     std::string why;
-    if (base::CudaDeviceCount(&why) > 0) return CreateCudaBackend(gpu, cuda_options);
+    if (CudaBackendDevices(&why) > 0) return CreateCudaBackend(gpu, cuda_options);
     std::fprintf(stderr, "no GPU (%s): training on the CPU\n", why.c_str());
     return CreateCpuBackend();
   }
@@ -374,10 +373,8 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
     return absl::InvalidArgumentError("--communicator=nccl needs --device=cuda");
   }
   if (on_gpu && (communicator == "nccl" || (communicator == "auto" && ranks.session))) {
-    absl::StatusOr<std::unique_ptr<comm::NcclCommunicator>> nccl =
-        comm::NcclCommunicator::Create(
-            control, gpu, static_cast<base::CudaStreamHandle>(backend->compute_stream()),
-            timeout);
+    absl::StatusOr<std::unique_ptr<comm::Communicator>> nccl =
+        comm::CreateNcclDataPlane(control, gpu, backend->compute_stream(), timeout);
     FFTRAIN_RETURN_IF_ERROR(comm::AgreeOnStatus(control, nccl.status()));
     ranks.nccl = *std::move(nccl);
   }

@@ -5,6 +5,15 @@ passed to nvcc), so kernels include our plain C++ headers as any cc target would
 architectures come from the build setting //third_party/cuda:archs.
 """
 
+load("@cuda//:defs.bzl", "CUDA_AVAILABLE")
+
+def if_cuda(with_cuda, without_cuda = []):
+    """`with_cuda` in a build with the CUDA toolkit, else `without_cuda` (cuda_configure.bzl)."""
+    return with_cuda if CUDA_AVAILABLE else without_cuda
+
+# Added to every CUDA target in a build without the toolkit: it is skipped, not built.
+_WITHOUT_CUDA = [] if CUDA_AVAILABLE else ["//third_party/cuda:toolkit_missing"]
+
 CudaArchsInfo = provider(fields = {"archs": "list of compute capabilities, e.g. ['90']"})
 
 def _cuda_archs_flag_impl(ctx):
@@ -108,6 +117,7 @@ def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], tags = [], visibi
         copts = copts,
         arch_specific = arch_specific,
         tags = tags + ["gpu"],
+        target_compatible_with = _WITHOUT_CUDA,
         visibility = ["//visibility:private"],
     )
     native.cc_library(
@@ -116,6 +126,7 @@ def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], tags = [], visibi
         hdrs = hdrs,
         deps = deps + ["@cuda//:cudart"],
         tags = tags + ["gpu"],
+        target_compatible_with = _WITHOUT_CUDA,
         visibility = visibility,
         alwayslink = True,
         linkstatic = True,

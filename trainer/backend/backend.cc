@@ -42,11 +42,17 @@ const char* DeviceName(Device device) {
 }
 
 void* Buffer::data() const {
-  return std::visit([](const auto& memory) { return memory.data(); }, memory_);
+  if (const auto* device = std::get_if<std::unique_ptr<DeviceMemory>>(&memory_)) {
+    return *device != nullptr ? (*device)->data() : nullptr;
+  }
+  return std::get<base::HostBuffer>(memory_).data();
 }
 
 size_t Buffer::bytes() const {
-  return std::visit([](const auto& memory) { return memory.bytes(); }, memory_);
+  if (const auto* device = std::get_if<std::unique_ptr<DeviceMemory>>(&memory_)) {
+    return *device != nullptr ? (*device)->bytes() : 0;
+  }
+  return std::get<base::HostBuffer>(memory_).bytes();
 }
 
 }  // namespace fftrain::trainer

@@ -13,7 +13,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "base/cuda/cuda_resources.h"
 #include "base/host_buffer.h"
 #include "base/memory_span.h"
 #include "fftconv/conv_shape.h"
@@ -25,12 +24,21 @@ enum class Device { kCpu, kCuda };
 
 const char* DeviceName(Device device);  // "cpu", "cuda"
 
+// Memory a device backend owns (the CUDA backend's device allocations), behind an
+// interface so that this header, and the CPU-only build, need no CUDA.
+class DeviceMemory {
+ public:
+  virtual ~DeviceMemory() = default;
+  virtual void* data() const = 0;
+  virtual size_t bytes() const = 0;
+};
+
 // Memory on a backend's device (host memory for the CPU), 256-byte aligned, move-only.
 class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(base::HostBuffer host) : memory_(std::move(host)) {}
-  explicit Buffer(base::DeviceBuffer device) : memory_(std::move(device)) {}
+  explicit Buffer(std::unique_ptr<DeviceMemory> device) : memory_(std::move(device)) {}
 
   void* data() const;
   size_t bytes() const;
@@ -39,7 +47,7 @@ class Buffer {
   int32_t* ints() const { return static_cast<int32_t*>(data()); }
 
  private:
-  std::variant<base::HostBuffer, base::DeviceBuffer> memory_;
+  std::variant<base::HostBuffer, std::unique_ptr<DeviceMemory>> memory_;
 };
 
 // Sizes of a max-pooling: x is n x c x h x w, y is n x c x out_h x out_w with
@@ -195,9 +203,14 @@ struct CudaBackendOptions {
   size_t workspace_cap = 0;   // bytes; candidates above it are skipped (0: no cap)
 };
 
-// The CUDA backend on device `ordinal`; FailedPrecondition when there is no GPU.
+// The CUDA backend on device `ordinal`; FailedPrecondition when there is no GPU, or when
+// this build has no CUDA backend (a CPU-only build, docs/architecture.md).
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal = 0,
                                                            const CudaBackendOptions& options = {});
+
+// How many GPUs the CUDA backend can use: 0, with the reason in *why_none, when there is
+// none or this build has no CUDA backend.
+int CudaBackendDevices(std::string* why_none = nullptr);
 
 // A scoped profiler range on a backend.
 class ScopedRange {

@@ -34,6 +34,17 @@ using internal::CheckSgd;
 using internal::CheckSoftmax;
 using internal::CheckSumRows;
 
+// A Buffer's device memory: a cudaMalloc'd block, freed with it.
+class CudaMemory final : public DeviceMemory {
+ public:
+  explicit CudaMemory(base::DeviceBuffer memory) : memory_(std::move(memory)) {}
+  void* data() const override { return memory_.data(); }
+  size_t bytes() const override { return memory_.bytes(); }
+
+ private:
+  base::DeviceBuffer memory_;
+};
+
 // A backend may be driven from a thread other than the one that created it, whose
 // current device is then not the backend's; every entry point selects it first. Cheap
 // when it is already current.
@@ -136,7 +147,7 @@ class CudaBackend final : public Backend {
   absl::StatusOr<Buffer> Allocate(size_t bytes) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     FFTRAIN_ASSIGN_OR_RETURN(base::DeviceBuffer memory, base::DeviceBuffer::Allocate(bytes));
-    return Buffer(std::move(memory));
+    return Buffer(std::make_unique<CudaMemory>(std::move(memory)));
   }
 
   absl::StatusOr<size_t> FreeBytes() override {
@@ -337,6 +348,8 @@ class CudaBackend final : public Backend {
 };
 
 }  // namespace
+
+int CudaBackendDevices(std::string* why_none) { return base::CudaDeviceCount(why_none); }
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
                                                            const CudaBackendOptions& options) {
