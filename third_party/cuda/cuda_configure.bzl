@@ -48,6 +48,10 @@ def _cuda_repository_impl(ctx):
 cuda_repository = repository_rule(
     implementation = _cuda_repository_impl,
     attrs = {"build_file": attr.label(allow_single_file = True)},
-    environ = ["FFTRAIN_CPU_ONLY"],
+    # FFTRAIN_CUDA_STATE: tools/cuda_env.sh exports what it found, so that the scripts'
+    # next Bazel run looks again when CUDA was installed or removed. Bazel run by hand:
+    # `bazel sync --configure` after installing or removing the toolkit.
+    environ = ["FFTRAIN_CPU_ONLY", "FFTRAIN_CUDA_STATE"],
     local = True,
+    configure = True,
 )
