@@ -212,7 +212,7 @@ TEST_F(NcclCommunicatorTest, SeesComputeWritesBeforeAndIsSeenAfter) {
   auto comm = Make();
   ASSERT_NE(comm, nullptr);
   base::DeviceBuffer buffer = Upload(std::vector<float>(4096, 0.0f));
-  ASSERT_EQ(base::testing::LaunchSpin(50 * kMillisecond, compute()), cudaSuccess);
+  ASSERT_EQ(base::test_util::LaunchSpin(50 * kMillisecond, compute()), cudaSuccess);
   ASSERT_EQ(cudaMemsetAsync(buffer.data(), 0x3f, buffer.bytes(), compute()), cudaSuccess);
   ASSERT_TRUE(comm->StartAllReduce(buffer.as<float>(), 4096, ReduceOp::kAverage).ok());
   ASSERT_TRUE(comm->WaitAllReduces().ok());
@@ -232,7 +232,7 @@ TEST_F(NcclCommunicatorTest, OrdersTheStreamsBothWays) {
   ASSERT_TRUE(comm->AllReduce(buffer.as<float>(), 256, ReduceOp::kSum).ok());  // warm-up
   ASSERT_EQ(cudaStreamSynchronize(compute()), cudaSuccess);
 
-  ASSERT_EQ(base::testing::LaunchSpin(300 * kMillisecond, compute()), cudaSuccess);
+  ASSERT_EQ(base::test_util::LaunchSpin(300 * kMillisecond, compute()), cudaSuccess);
   ASSERT_TRUE(comm->StartAllReduce(buffer.as<float>(), 256, ReduceOp::kSum).ok());
   EXPECT_TRUE(StreamBusy(comm->communication_stream()))
       << "the communication stream did not wait for the compute stream";
@@ -243,7 +243,7 @@ TEST_F(NcclCommunicatorTest, OrdersTheStreamsBothWays) {
   // Work on the communication stream after the collective (as a slow peer would be):
   // the compute stream, after the wait, must not run ahead of it.
   ASSERT_TRUE(comm->StartAllReduce(buffer.as<float>(), 256, ReduceOp::kSum).ok());
-  ASSERT_EQ(base::testing::LaunchSpin(300 * kMillisecond, comm->communication_stream()),
+  ASSERT_EQ(base::test_util::LaunchSpin(300 * kMillisecond, comm->communication_stream()),
             cudaSuccess);
   ASSERT_TRUE(comm->WaitAllReduces().ok());
   auto after = base::CudaEvent::Create();
@@ -264,7 +264,7 @@ TEST_F(NcclCommunicatorTest, StartAndWaitDoNotBlockTheHost) {
   ASSERT_TRUE(comm->AllReduce(buffer.as<float>(), 1 << 20, ReduceOp::kAverage).ok());
   ASSERT_EQ(cudaStreamSynchronize(compute()), cudaSuccess);
 
-  ASSERT_EQ(base::testing::LaunchSpin(200 * kMillisecond, compute()), cudaSuccess);
+  ASSERT_EQ(base::test_util::LaunchSpin(200 * kMillisecond, compute()), cudaSuccess);
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(comm->StartAllReduce(buffer.as<float>(), 1 << 20, ReduceOp::kAverage).ok());
   ASSERT_TRUE(comm->WaitAllReduces().ok());
@@ -311,7 +311,7 @@ TEST_F(NcclCommunicatorTest, WatchdogReportsACollectivePastTheTimeout) {
   ASSERT_TRUE(comm->AllReduce(buffer.as<float>(), 1234, ReduceOp::kSum).ok());  // completes
   ASSERT_EQ(cudaStreamSynchronize(compute()), cudaSuccess);
 
-  ASSERT_EQ(base::testing::LaunchSpin(1500 * kMillisecond, compute()), cudaSuccess);
+  ASSERT_EQ(base::test_util::LaunchSpin(1500 * kMillisecond, compute()), cudaSuccess);
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(comm->StartAllReduce(buffer.as<float>(), 1234, ReduceOp::kSum).ok());
   ASSERT_TRUE(faulted.WaitForNotificationWithTimeout(absl::Seconds(10)))

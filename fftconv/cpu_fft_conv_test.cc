@@ -15,18 +15,18 @@ namespace {
 using ::fftrain::base::HostBuffer;
 using ::fftrain::base::MemorySpan;
 using ::testing::HasSubstr;
-using testing::RandomVector;
-using testing::RelativeError;
+using test_util::RandomVector;
+using test_util::RelativeError;
 
 // The bound, max|out - ref| / max|ref| <= 1e-5. A float32 transform of n points
 // has a relative error of about eps*log2(n) (eps = 6e-8, n <= 100 here: ~4e-7 per
 // transform); two transforms and a per-bin sum of at most 16 terms stay well inside 1e-5.
 constexpr double kTolerance = 1e-5;
 
-using Tensors = testing::StepInputs;
-using Results = testing::StepOutputs;
+using Tensors = test_util::StepInputs;
+using Results = test_util::StepOutputs;
 
-Tensors MakeTensors(const ConvShape& s, uint32_t seed) { return testing::MakeStepInputs(s, seed); }
+Tensors MakeTensors(const ConvShape& s, uint32_t seed) { return test_util::MakeStepInputs(s, seed); }
 
 struct Buffers {
   HostBuffer workspace, weight_spectrum, input_spectrum;
@@ -44,7 +44,7 @@ Buffers AllocateFor(const CpuFftConvPlan& plan) {
 Results RunStep(const CpuFftConvPlan& plan, const Tensors& t) {
   const ConvShape& s = plan.shape();
   Buffers b = AllocateFor(plan);
-  Results r = testing::EmptyStepOutputs(s);
+  Results r = test_util::EmptyStepOutputs(s);
   EXPECT_TRUE(plan.Forward(t.x.data(), t.w.data(), t.bias.data(), r.y.data(), b.spectra(),
                            b.workspace.span())
                   .ok());
@@ -57,11 +57,11 @@ Results RunStep(const CpuFftConvPlan& plan, const Tensors& t) {
 }
 
 Results RunReference(const ConvShape& s, const Tensors& t) {
-  return testing::ReferenceStep(s, t);
+  return test_util::ReferenceStep(s, t);
 }
 
 TEST(CpuFftConvTest, SweepMatchesReference) {
-  const std::vector<ConvShape> shapes = testing::SweepShapes();
+  const std::vector<ConvShape> shapes = test_util::SweepShapes();
   ASSERT_GT(shapes.size(), 200u);
   double worst[4] = {0, 0, 0, 0};
   uint32_t seed = 1000;

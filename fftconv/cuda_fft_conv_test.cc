@@ -18,20 +18,20 @@ namespace {
 
 using ::fftrain::base::MemorySpan;
 using ::testing::HasSubstr;
-using testing::CpuReference;
-using testing::DeviceStep;
-using testing::ExpectBitwiseDeterministic;
-using testing::ExpectClose;
-using testing::ExpectStepMatchesGpuReference;
-using testing::GpuReference;
-using testing::HostResults;
-using testing::HostTensors;
-using testing::kTolerance;
-using testing::MakeTensors;
-using testing::RelativeError;
-using testing::RunPassesAlone;
-using testing::RunStep;
-using testing::SquareShape;
+using test_util::CpuReference;
+using test_util::DeviceStep;
+using test_util::ExpectBitwiseDeterministic;
+using test_util::ExpectClose;
+using test_util::ExpectStepMatchesGpuReference;
+using test_util::GpuReference;
+using test_util::HostResults;
+using test_util::HostTensors;
+using test_util::kTolerance;
+using test_util::MakeTensors;
+using test_util::RelativeError;
+using test_util::RunPassesAlone;
+using test_util::RunStep;
+using test_util::SquareShape;
 
 // How a sweep case sizes its transforms.
 enum class Sizes {
@@ -62,7 +62,7 @@ TEST_P(CudaFftConvEngineTest, SweepMatchesGpuAndCpuReferences) {
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 9000;
   std::vector<ConvShape> shapes;
-  for (const ConvShape& s : testing::SweepShapes()) {
+  for (const ConvShape& s : test_util::SweepShapes()) {
     // The thin products take only layers with few input channels.
     if (c.product != ProductEngine::kThin || s.c <= kMaxThinChannels) shapes.push_back(s);
   }

@@ -7,7 +7,7 @@
 #include "fftconv/gpu_reference_conv.h"
 #include "gtest/gtest.h"
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 
 using ::fftrain::base::DeviceBuffer;
 
@@ -24,8 +24,8 @@ DeviceStep::DeviceStep(const CudaFftConvPlan& plan, const HostTensors& t)
 }
 
 HostResults DeviceStep::Download(const ConvShape& s) const {
-  return {testing::Download(y, s.output_elements()), testing::Download(gx, s.input_elements()),
-          testing::Download(gw, s.weight_elements()), testing::Download(gb, s.k)};
+  return {test_util::Download(y, s.output_elements()), test_util::Download(gx, s.input_elements()),
+          test_util::Download(gw, s.weight_elements()), test_util::Download(gb, s.k)};
 }
 
 void RunStep(CudaFftConvPlan& plan, DeviceStep& d) {
@@ -122,4 +122,4 @@ void ExpectStepMatchesGpuReference(CudaFftConvPlan& plan, uint32_t seed) {
   ExpectClose(d.Download(s), GpuReference(s, d), kTolerance, worst);
 }
 
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util

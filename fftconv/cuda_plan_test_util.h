@@ -11,7 +11,7 @@
 #include "fftconv/spectral_layout.h"
 #include "fftconv/test_util.h"
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 
 // The bound for the sweep, as on the CPU (see cpu_fft_conv_test.cc): float32
 // transforms of at most ~100 points and per-bin sums of at most 16 terms.
@@ -57,6 +57,6 @@ void ExpectClose(const HostResults& got, const HostResults& want, double toleran
 // One step of `plan` on seeded inputs, every pass against the GPU reference.
 void ExpectStepMatchesGpuReference(CudaFftConvPlan& plan, uint32_t seed);
 
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util
 
 #endif  // FFTRAIN_FFTCONV_CUDA_PLAN_TEST_UTIL_H_

@@ -20,20 +20,20 @@ namespace fftrain::fftconv {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::CpuReference;
-using testing::DeviceStep;
-using testing::ExpectBitwiseDeterministic;
-using testing::ExpectClose;
-using testing::ExpectStepMatchesGpuReference;
-using testing::GpuReference;
-using testing::HostResults;
-using testing::HostTensors;
-using testing::kTolerance;
-using testing::MakeTensors;
-using testing::RelativeError;
-using testing::RunPassesAlone;
-using testing::RunStep;
-using testing::SquareShape;
+using test_util::CpuReference;
+using test_util::DeviceStep;
+using test_util::ExpectBitwiseDeterministic;
+using test_util::ExpectClose;
+using test_util::ExpectStepMatchesGpuReference;
+using test_util::GpuReference;
+using test_util::HostResults;
+using test_util::HostTensors;
+using test_util::kTolerance;
+using test_util::MakeTensors;
+using test_util::RelativeError;
+using test_util::RunPassesAlone;
+using test_util::RunStep;
+using test_util::SquareShape;
 
 // Tiles that rarely divide the output: about half its rows and a third of its columns
 // (a third rounds to 0, the whole width, for outputs narrower than 3).
@@ -59,7 +59,7 @@ TEST_P(CudaTiledConvSweepTest, SweepMatchesGpuAndCpuReferences) {
   double worst_gpu[4] = {0, 0, 0, 0}, worst_cpu[4] = {0, 0, 0, 0};
   uint32_t seed = 7000;
   int64_t shapes = 0;
-  const std::vector<ConvShape> sweep = testing::SweepShapes();
+  const std::vector<ConvShape> sweep = test_util::SweepShapes();
   for (const ConvShape& s : sweep) {
     if (c.product == ProductEngine::kThin && s.c > kMaxThinChannels) continue;
     FftConvOptions options;

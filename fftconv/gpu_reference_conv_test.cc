@@ -12,11 +12,11 @@ namespace {
 
 using ::fftrain::base::DeviceBuffer;
 using ::fftrain::base::MemorySpan;
-using testing::Download;
-using testing::Poisoned;
-using testing::RandomVector;
-using testing::RelativeError;
-using testing::Upload;
+using test_util::Download;
+using test_util::Poisoned;
+using test_util::RandomVector;
+using test_util::RelativeError;
+using test_util::Upload;
 
 // Both references accumulate in double and round once to float; they differ only in
 // summation order, far below float precision: 1e-6 allows one float rounding step.
@@ -25,7 +25,7 @@ constexpr double kTolerance = 1e-6;
 TEST(GpuReferenceConvTest, MatchesCpuReferenceOverTheSweep) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   uint32_t seed = 5000;
-  for (const ConvShape& s : testing::SweepShapes()) {
+  for (const ConvShape& s : test_util::SweepShapes()) {
     SCOPED_TRACE(s.ToString() + " seed " + std::to_string(seed));
     const auto x = RandomVector(s.input_elements(), seed);
     const auto w = RandomVector(s.weight_elements(), seed + 1);

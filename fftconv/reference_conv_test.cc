@@ -46,9 +46,9 @@ TEST(ReferenceConvTest, BackwardPassesAreAdjointsOfForward) {
   s.kw = 2;
   s.pad_h = 2;
   s.pad_w = 1;
-  const auto x = testing::RandomVector(s.input_elements(), 1);
-  const auto w = testing::RandomVector(s.weight_elements(), 2);
-  const auto gy = testing::RandomVector(s.output_elements(), 3);
+  const auto x = test_util::RandomVector(s.input_elements(), 1);
+  const auto w = test_util::RandomVector(s.weight_elements(), 2);
+  const auto gy = test_util::RandomVector(s.output_elements(), 3);
   std::vector<float> y(s.output_elements()), gx(s.input_elements()), gw(s.weight_elements());
   std::vector<float> gb(s.k);
   ASSERT_TRUE(ReferenceForward(s, x.data(), w.data(), nullptr, y.data()).ok());

@@ -11,7 +11,7 @@
 #include "fftconv/cost_model.h"
 #include "fftconv/reference_conv.h"
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 
 std::vector<float> RandomVector(int64_t size, uint32_t seed) {
   std::mt19937 engine(seed);
@@ -129,4 +129,4 @@ StepOutputs ReferenceStep(const ConvShape& s, const StepInputs& t) {
   return r;
 }
 
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util

@@ -7,7 +7,7 @@
 
 #include "fftconv/conv_shape.h"
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 
 // Uniform values in [-1, 1) from a seeded generator: the same seed, the same values.
 std::vector<float> RandomVector(int64_t size, uint32_t seed);
@@ -44,6 +44,6 @@ StepOutputs EmptyStepOutputs(const ConvShape& shape);  // sized, zero-filled
 // The CPU reference's outputs for `inputs` (double accumulation).
 StepOutputs ReferenceStep(const ConvShape& shape, const StepInputs& inputs);
 
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util
 
 #endif  // FFTRAIN_FFTCONV_TEST_UTIL_H_

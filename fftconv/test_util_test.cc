@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 namespace {
 
 bool SameShape(const ConvShape& a, const ConvShape& b) { return a.ToString() == b.ToString(); }
@@ -34,4 +34,4 @@ TEST(SweepShapesDeathTest, ABadSettingStopsTheTest) {
 }
 
 }  // namespace
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util

@@ -20,9 +20,9 @@ constexpr double kTolerance = 1e-3;
 
 TEST(CpuGpuAgreementTest, FirstStepsOfTrainingAgree) {
   std::string skip;
-  auto gpu = testing::MakeTestBackend(Device::kCuda, &skip);
+  auto gpu = test_util::MakeTestBackend(Device::kCuda, &skip);
   if (gpu == nullptr) GTEST_SKIP() << skip;
-  auto cpu = testing::MakeTestBackend(Device::kCpu, &skip);
+  auto cpu = test_util::MakeTestBackend(Device::kCpu, &skip);
   ASSERT_NE(cpu, nullptr);
 
   TrainConfig config;

@@ -20,7 +20,7 @@ namespace {
 
 TEST(NcclTrainingGpuTest, OneRankOverNcclTrainsBitwiseAsWithoutCommunication) {
   std::string skip;
-  auto backend = testing::MakeTestBackend(Device::kCuda, &skip);
+  auto backend = test_util::MakeTestBackend(Device::kCuda, &skip);
   if (backend == nullptr) GTEST_SKIP() << skip;
 
   TrainConfig config;

@@ -16,11 +16,11 @@ namespace fftrain::fftconv {
 namespace {
 
 using ::fftrain::base::DeviceBuffer;
-using testing::Download;
-using testing::Poisoned;
-using testing::RandomVector;
-using testing::RelativeError;
-using testing::Upload;
+using test_util::Download;
+using test_util::Poisoned;
+using test_util::RandomVector;
+using test_util::RelativeError;
+using test_util::Upload;
 
 // Why 5e-5 holds: the error of a float32 FFT grows like eps*log2(points) (eps = 6e-8;
 // 128x128 points: 14 stages, ~1e-6 per transform); each output is a sum over the

@@ -13,7 +13,7 @@
 namespace fftrain::trainer {
 namespace {
 
-using testing::MakeTestBackend;
+using test_util::MakeTestBackend;
 
 // Central differences with step h = 1e-2 have truncation error O(h^2 f''') ~ 1e-4 for
 // these smooth pieces, and float rounding of the loss (a double sum of float outputs,
@@ -154,8 +154,8 @@ TEST_P(LayerGradientTest, ConvolutionWithPaddingAndBias) {
   std::vector<float> params(h.layer().ParameterCount());
   h.layer().InitializeParameters(rng, params.data());
   for (float& p : params) p += 0.1f;  // non-zero biases too
-  CheckGradients(h, fftconv::testing::RandomVector(h.input_size(), 1), params,
-                 fftconv::testing::RandomVector(h.output_size(), 2), 3);
+  CheckGradients(h, fftconv::test_util::RandomVector(h.input_size(), 1), params,
+                 fftconv::test_util::RandomVector(h.output_size(), 2), 3);
 }
 
 TEST_P(LayerGradientTest, ValidConvolutionWithLargeKernel) {
@@ -163,26 +163,26 @@ TEST_P(LayerGradientTest, ValidConvolutionWithLargeKernel) {
   std::mt19937_64 rng(8);
   std::vector<float> params(h.layer().ParameterCount());
   h.layer().InitializeParameters(rng, params.data());
-  CheckGradients(h, fftconv::testing::RandomVector(h.input_size(), 4), params,
-                 fftconv::testing::RandomVector(h.output_size(), 5), 6);
+  CheckGradients(h, fftconv::test_util::RandomVector(h.input_size(), 4), params,
+                 fftconv::test_util::RandomVector(h.output_size(), 5), 6);
 }
 
 TEST_P(LayerGradientTest, Relu) {
   Harness h(*backend_, "relu", {2, 3, 4}, 2);
   CheckGradients(h, SpreadValues(h.input_size(), 9), {},
-                 fftconv::testing::RandomVector(h.output_size(), 10), 11);
+                 fftconv::test_util::RandomVector(h.output_size(), 10), 11);
 }
 
 TEST_P(LayerGradientTest, MaxPool2x2) {
   Harness h(*backend_, "pool2", {2, 6, 5}, 2);  // odd width: the last column is dropped
   CheckGradients(h, SpreadValues(h.input_size(), 12), {},
-                 fftconv::testing::RandomVector(h.output_size(), 13), 14);
+                 fftconv::test_util::RandomVector(h.output_size(), 13), 14);
 }
 
 TEST_P(LayerGradientTest, MaxPoolOverlapping3x3Stride2) {
   Harness h(*backend_, "pool3s2", {1, 7, 7}, 2);
   CheckGradients(h, SpreadValues(h.input_size(), 15), {},
-                 fftconv::testing::RandomVector(h.output_size(), 16), 17);
+                 fftconv::test_util::RandomVector(h.output_size(), 16), 17);
 }
 
 TEST_P(LayerGradientTest, FullyConnected) {
@@ -191,8 +191,8 @@ TEST_P(LayerGradientTest, FullyConnected) {
   std::vector<float> params(h.layer().ParameterCount());
   h.layer().InitializeParameters(rng, params.data());
   for (float& p : params) p += 0.05f;
-  CheckGradients(h, fftconv::testing::RandomVector(h.input_size(), 19), params,
-                 fftconv::testing::RandomVector(h.output_size(), 20), 21);
+  CheckGradients(h, fftconv::test_util::RandomVector(h.input_size(), 19), params,
+                 fftconv::test_util::RandomVector(h.output_size(), 20), 21);
 }
 
 // The whole chain, loss included: d(mean cross-entropy)/d(parameters) of a small network
@@ -205,7 +205,7 @@ TEST_P(LayerGradientTest, WholeNetworkWithCrossEntropy) {
   ASSERT_TRUE(net.ok()) << net.status();
   Network& n = **net;
   ASSERT_TRUE(n.InitializeParameters(3).ok());
-  const auto images = fftconv::testing::RandomVector(batch * 2 * 8 * 8, 22);
+  const auto images = fftconv::test_util::RandomVector(batch * 2 * 8 * 8, 22);
   const std::vector<int32_t> labels = {0, 2, 1, 2};
   auto labels_buffer = backend_->Allocate(4 * batch);
   auto loss_buffer = backend_->Allocate(4 * batch);
@@ -256,7 +256,7 @@ TEST_P(LayerGradientTest, WholeNetworkWithCrossEntropy) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, LayerGradientTest,
                          ::testing::Values(Device::kCpu, Device::kCuda),
-                         testing::DeviceParamName);
+                         test_util::DeviceParamName);
 
 }  // namespace
 }  // namespace fftrain::trainer

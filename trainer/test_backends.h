@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "trainer/backend/backend.h"
 
-namespace fftrain::trainer::testing {
+namespace fftrain::trainer::test_util {
 
 // The backend for `device`, or null with the reason in *skip when there is no GPU.
 inline std::unique_ptr<Backend> MakeTestBackend(Device device, std::string* skip) {
@@ -31,6 +31,6 @@ inline std::string DeviceParamName(const ::testing::TestParamInfo<Device>& info)
   return DeviceName(info.param);
 }
 
-}  // namespace fftrain::trainer::testing
+}  // namespace fftrain::trainer::test_util
 
 #endif  // FFTRAIN_TRAINER_TEST_BACKENDS_H_

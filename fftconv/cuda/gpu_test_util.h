@@ -28,7 +28,7 @@
     }                                                                                 \
   } while (0)
 
-namespace fftrain::fftconv::testing {
+namespace fftrain::fftconv::test_util {
 
 inline base::DeviceBuffer Upload(const std::vector<float>& host) {
   auto buffer = base::DeviceBuffer::Allocate(host.size() * sizeof(float));
@@ -53,6 +53,6 @@ inline std::vector<float> Download(const base::DeviceBuffer& buffer, size_t coun
   return host;
 }
 
-}  // namespace fftrain::fftconv::testing
+}  // namespace fftrain::fftconv::test_util
 
 #endif  // FFTRAIN_FFTCONV_CUDA_GPU_TEST_UTIL_H_

@@ -14,11 +14,11 @@ namespace {
 
 using ::fftrain::base::DeviceBuffer;
 using Complex = std::complex<double>;
-using testing::Download;
-using testing::Poisoned;
-using testing::RandomVector;
-using testing::RelativeError;
-using testing::Upload;
+using test_util::Download;
+using test_util::Poisoned;
+using test_util::RandomVector;
+using test_util::RelativeError;
+using test_util::Upload;
 
 // A float FFT of n x n points rounds about 2 log2(n) times on the way through (one
 // butterfly per stage and dimension); with unit roundoff 6e-8 the error relative to the

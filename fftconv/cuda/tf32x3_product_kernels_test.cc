@@ -14,11 +14,11 @@ namespace {
 
 using ::fftrain::base::DeviceBuffer;
 using Complex = std::complex<double>;
-using testing::Download;
-using testing::Poisoned;
-using testing::RandomVector;
-using testing::RelativeError;
-using testing::Upload;
+using test_util::Download;
+using test_util::Poisoned;
+using test_util::RandomVector;
+using test_util::RelativeError;
+using test_util::Upload;
 
 // fftconv's tolerance. The split products carry each operand to 2^-21 relative and sum
 // in fp32 on the tensor cores: errors of 1e-6 relative to the largest output (3e-6 at

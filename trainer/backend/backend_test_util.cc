@@ -7,7 +7,7 @@
 #include "fftconv/test_util.h"
 #include "gtest/gtest.h"
 
-namespace fftrain::trainer::testing {
+namespace fftrain::trainer::test_util {
 namespace {
 
 Buffer AllocateOrFail(Backend& backend, size_t bytes) {
@@ -84,7 +84,7 @@ SoftmaxOutputs RunSoftmax(Backend& b, const std::vector<float>& logits,
 }
 
 NamedOutputs RunAllOps(Backend& b, uint32_t seed) {
-  using fftconv::testing::RandomVector;
+  using fftconv::test_util::RandomVector;
   NamedOutputs outputs;
   auto check = [](const absl::Status& status) { EXPECT_TRUE(status.ok()) << status; };
 
@@ -180,4 +180,4 @@ NamedOutputs RunAllOps(Backend& b, uint32_t seed) {
   return outputs;
 }
 
-}  // namespace fftrain::trainer::testing
+}  // namespace fftrain::trainer::test_util

@@ -10,7 +10,7 @@
 
 #include "trainer/backend/backend.h"
 
-namespace fftrain::trainer::testing {
+namespace fftrain::trainer::test_util {
 
 // A buffer on `backend` holding `values`. Failures are reported as test failures (the
 // buffer is then empty).
@@ -38,6 +38,6 @@ SoftmaxOutputs RunSoftmax(Backend& backend, const std::vector<float>& logits,
 using NamedOutputs = std::vector<std::pair<std::string, std::vector<float>>>;
 NamedOutputs RunAllOps(Backend& backend, uint32_t seed);
 
-}  // namespace fftrain::trainer::testing
+}  // namespace fftrain::trainer::test_util
 
 #endif  // FFTRAIN_TRAINER_BACKEND_BACKEND_TEST_UTIL_H_

@@ -16,16 +16,16 @@
 namespace fftrain::trainer {
 namespace {
 
-using fftconv::testing::RandomVector;
-using fftconv::testing::RelativeError;
-using testing::Download;
-using testing::DownloadInts;
+using fftconv::test_util::RandomVector;
+using fftconv::test_util::RelativeError;
+using test_util::Download;
+using test_util::DownloadInts;
 using ::testing::HasSubstr;
-using testing::Poisoned;
-using testing::RunSoftmax;
-using testing::SoftmaxOutputs;
-using testing::Upload;
-using testing::UploadInts;
+using test_util::Poisoned;
+using test_util::RunSoftmax;
+using test_util::SoftmaxOutputs;
+using test_util::Upload;
+using test_util::UploadInts;
 
 // GEMM: each output is a float dot product of k terms; its error against the double
 // reference is at most about k * eps * sum|a||b| (eps = 6e-8), ~2e-6 relative for
@@ -477,8 +477,8 @@ TEST_F(CpuBackendTest, RefusesNegativeSizesAndNullPointers) {
 }
 
 TEST_F(CpuBackendTest, SameInputsGiveBitwiseSameOutputs) {
-  const testing::NamedOutputs first = testing::RunAllOps(b(), 80);
-  const testing::NamedOutputs second = testing::RunAllOps(b(), 80);
+  const test_util::NamedOutputs first = test_util::RunAllOps(b(), 80);
+  const test_util::NamedOutputs second = test_util::RunAllOps(b(), 80);
   ASSERT_EQ(first.size(), second.size());
   ASSERT_FALSE(first.empty());
   for (size_t i = 0; i < first.size(); ++i) {

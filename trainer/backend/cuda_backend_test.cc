@@ -32,17 +32,17 @@
 namespace fftrain::trainer {
 namespace {
 
-using fftconv::testing::RandomVector;
-using fftconv::testing::RelativeError;
-using testing::Download;
-using testing::DownloadInts;
+using fftconv::test_util::RandomVector;
+using fftconv::test_util::RelativeError;
+using test_util::Download;
+using test_util::DownloadInts;
 using ::testing::HasSubstr;
-using testing::Poisoned;
-using testing::RunSoftmax;
-using testing::SoftmaxOutputs;
+using test_util::Poisoned;
+using test_util::RunSoftmax;
+using test_util::SoftmaxOutputs;
 using ::testing::StartsWith;
-using testing::Upload;
-using testing::UploadInts;
+using test_util::Upload;
+using test_util::UploadInts;
 
 constexpr double kTolerance = 1e-5;
 
@@ -408,8 +408,8 @@ TEST_F(CudaBackendTest, ConvEngineMatchesCpu) {
 }
 
 TEST_F(CudaBackendTest, SameInputsGiveBitwiseSameOutputs) {
-  const testing::NamedOutputs first = testing::RunAllOps(gpu(), 80);
-  const testing::NamedOutputs second = testing::RunAllOps(gpu(), 80);
+  const test_util::NamedOutputs first = test_util::RunAllOps(gpu(), 80);
+  const test_util::NamedOutputs second = test_util::RunAllOps(gpu(), 80);
   ASSERT_EQ(first.size(), second.size());
   ASSERT_FALSE(first.empty());
   for (size_t i = 0; i < first.size(); ++i) {
@@ -430,7 +430,7 @@ TEST_F(CudaBackendTest, TimingMarksMeasureTheStreamsWork) {
   EXPECT_EQ((*after)->SecondsSince(**before).status().code(),
             absl::StatusCode::kFailedPrecondition);  // neither recorded yet
   ASSERT_TRUE((*before)->Record().ok());
-  ASSERT_EQ(base::testing::LaunchSpin(100 * 1000 * 1000,
+  ASSERT_EQ(base::test_util::LaunchSpin(100 * 1000 * 1000,
                                       static_cast<cudaStream_t>(gpu().compute_stream())),
             cudaSuccess);
   ASSERT_TRUE((*after)->Record().ok());

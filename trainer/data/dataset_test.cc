@@ -19,9 +19,9 @@
 namespace fftrain::trainer {
 namespace {
 
-using ::fftrain::trainer::testing::IdxBytes;
-using ::fftrain::trainer::testing::TempPath;
-using ::fftrain::trainer::testing::WriteRaw;
+using ::fftrain::trainer::test_util::IdxBytes;
+using ::fftrain::trainer::test_util::TempPath;
+using ::fftrain::trainer::test_util::WriteRaw;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

@@ -17,11 +17,11 @@
 namespace fftrain::trainer {
 namespace {
 
-using ::fftrain::trainer::testing::GzipBytes;
-using ::fftrain::trainer::testing::IdxBytes;
-using ::fftrain::trainer::testing::TempPath;
-using ::fftrain::trainer::testing::WriteGzipped;
-using ::fftrain::trainer::testing::WriteRaw;
+using ::fftrain::trainer::test_util::GzipBytes;
+using ::fftrain::trainer::test_util::IdxBytes;
+using ::fftrain::trainer::test_util::TempPath;
+using ::fftrain::trainer::test_util::WriteGzipped;
+using ::fftrain::trainer::test_util::WriteRaw;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 

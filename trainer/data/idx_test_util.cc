@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 
-namespace fftrain::trainer::testing {
+namespace fftrain::trainer::test_util {
 
 std::string IdxBytes(uint8_t type, const std::vector<uint32_t>& dims,
                      const std::vector<uint8_t>& data) {
@@ -48,4 +48,4 @@ std::string GzipBytes(const std::string& bytes) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-}  // namespace fftrain::trainer::testing
+}  // namespace fftrain::trainer::test_util

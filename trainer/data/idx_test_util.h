@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace fftrain::trainer::testing {
+namespace fftrain::trainer::test_util {
 
 // An IDX file's bytes: magic 00 00 `type` dims.size(), the dims big-endian, then `data`.
 std::string IdxBytes(uint8_t type, const std::vector<uint32_t>& dims,
@@ -23,6 +23,6 @@ void WriteGzipped(const std::string& path, const std::string& bytes);
 // The gzip encoding of `bytes`, made by writing and reading back a file.
 std::string GzipBytes(const std::string& bytes);
 
-}  // namespace fftrain::trainer::testing
+}  // namespace fftrain::trainer::test_util
 
 #endif  // FFTRAIN_TRAINER_DATA_IDX_TEST_UTIL_H_

@@ -1,6 +1,6 @@
 #include "base/cuda/testing/spin_kernel.h"
 
-namespace fftrain::base::testing {
+namespace fftrain::base::test_util {
 namespace {
 
 // %globaltimer is in nanoseconds and runs at wall-clock rate whatever the SM clocks do,
@@ -24,4 +24,4 @@ cudaError_t LaunchSpin(int64_t nanoseconds, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-}  // namespace fftrain::base::testing
+}  // namespace fftrain::base::test_util

@@ -8,12 +8,12 @@
 
 #include <cstdint>
 
-namespace fftrain::base::testing {
+namespace fftrain::base::test_util {
 
 // One thread that spins on the GPU's global timer for `nanoseconds`, then returns.
 // Returns the launch error.
 cudaError_t LaunchSpin(int64_t nanoseconds, cudaStream_t stream);
 
-}  // namespace fftrain::base::testing
+}  // namespace fftrain::base::test_util
 
 #endif  // FFTRAIN_BASE_CUDA_TESTING_SPIN_KERNEL_H_
