@@ -15,6 +15,7 @@
 #include "base/cuda/cuda_resources.h"
 #include "base/cuda/cuda_status.h"
 #include "base/status_macros.h"
+#include "fftconv/cost_model.h"
 #include "fftconv/cuda_fft_conv.h"
 #include "fftconv/tuner.h"
 #include "nvtx3/nvToolsExt.h"
@@ -378,6 +379,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
                                                          : fftconv::TuningMode::kCostModel;
     tuning.cache_path = options.tuner_cache;
     tuning.workspace_cap = options.workspace_cap;
+    // --tune=cost ranks candidates by this GPU's peaks (an H200's 4.8 TB/s rather than an
+    // H100's); a GPU not in fftconv::KnownGpus gets the H100's, the tuner's default.
+    tuning.peaks = fftconv::GpuPeaksForDevice(description);
     FFTRAIN_ASSIGN_OR_RETURN(fftconv::ConvTuner created, fftconv::ConvTuner::Create(tuning));
     tuner = std::make_unique<fftconv::ConvTuner>(std::move(created));
   }
