@@ -62,6 +62,19 @@ std::string DataFingerprint(const ImageDataset& data, bool checksum) {
   return absl::StrFormat("%s crc32 0x%08x", sizes, static_cast<uint32_t>(crc));
 }
 
+// The learning-rate schedule `c` asks for, without its step counts, which depend on the
+// data (BuildTraining sets them). Both the configuration check and the training use it.
+absl::StatusOr<LearningRateSchedule> ScheduleFromConfig(const TrainConfig& c) {
+  FFTRAIN_ASSIGN_OR_RETURN(const ScheduleKind kind, ParseScheduleKind(c.schedule));
+  LearningRateSchedule schedule;
+  schedule.kind = kind;
+  schedule.base = c.learning_rate;
+  schedule.final_rate = c.final_learning_rate;
+  schedule.step_epochs = c.step_epochs;
+  schedule.gamma = c.gamma;
+  schedule.warmup_steps = c.warmup_steps;
+  return schedule;
+}
 
 }  // namespace
 
@@ -121,14 +134,7 @@ absl::Status ValidateConfig(const TrainConfig& c) {
   if (!(c.gamma > 0 && c.gamma <= 1)) {
     return bad(absl::StrCat("--gamma must be in (0, 1], got ", c.gamma));
   }
-  FFTRAIN_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(c.schedule));
-  LearningRateSchedule schedule;
-  schedule.kind = kind;
-  schedule.base = c.learning_rate;
-  schedule.final_rate = c.final_learning_rate;
-  schedule.step_epochs = c.step_epochs;
-  schedule.gamma = c.gamma;
-  schedule.warmup_steps = c.warmup_steps;
+  FFTRAIN_ASSIGN_OR_RETURN(const LearningRateSchedule schedule, ScheduleFromConfig(c));
   if (absl::Status s = schedule.Validate(); !s.ok()) return bad(absl::StrCat("--", s.message()));
   if (!(c.momentum >= 0 && c.momentum < 1)) {
     return bad(absl::StrCat("--momentum must be in [0, 1), got ", c.momentum));
@@ -277,12 +283,7 @@ absl::Status Trainer::BuildTraining() {
   optimizer_ = std::make_unique<SgdOptimizer>(std::move(optimizer));
 
   const int64_t steps_per_epoch = train_.count / per_step;
-  schedule_.kind = *ParseScheduleKind(config.schedule);
-  schedule_.base = config.learning_rate;
-  schedule_.final_rate = config.final_learning_rate;
-  schedule_.step_epochs = config.step_epochs;
-  schedule_.gamma = config.gamma;
-  schedule_.warmup_steps = config.warmup_steps;
+  FFTRAIN_ASSIGN_OR_RETURN(schedule_, ScheduleFromConfig(config));
   schedule_.steps_per_epoch = steps_per_epoch;
   if (__builtin_mul_overflow(steps_per_epoch, config.epochs, &schedule_.total_steps)) {
     return absl::InvalidArgumentError(absl::StrCat(
