@@ -296,6 +296,8 @@ absl::Status Trainer::BuildTraining() {
   FFTRAIN_ASSIGN_OR_RETURN(correct_, backend_.Allocate(sizeof(int32_t) * batch));
   host_images_.resize(batch * input.elements());
   host_labels_.resize(batch);
+  host_loss_.resize(batch);
+  host_correct_.resize(batch);
 
   // Backward completes the layers last to first; so do the buckets.
   std::vector<comm::GradientRange> ready_order;
@@ -706,114 +708,29 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m, bool* stopped) {
   const std::vector<int64_t> order = EpochPermutation(train_.count, rng_(), epoch_);
   mid_epoch_ = true;
   const bool show_progress = config_.progress && comm_.rank() == 0 && isatty(fileno(stderr));
-  std::vector<float> host_loss(batch);
-  std::vector<int32_t> host_correct(batch);
-  // Sums over this rank's examples: {loss, correct}; reduced over ranks when reported.
-  // The window's also carries the ranks' stop requests {SIGINT, SIGTERM}: the reduction on
-  // logging steps is where they agree on stopping.
-  double epoch_sums[2] = {0, 0}, window_sums[4] = {0, 0, 0, 0};
-  int64_t window_steps = 0;
+  // Sums over this rank's examples: {loss, correct}; reduced over ranks at the end.
+  double epoch_sums[2] = {0, 0};
   const auto epoch_start = Clock::now();
-  auto window_start = epoch_start;
+  ReportWindow window;
+  window.start = epoch_start;
 
   // Phases are timed with marks in the backend's stream of work, read after the step's
   // copy to the host has waited for it anyway: timing never adds a synchronisation.
-  std::unique_ptr<TimingMark> marks[4];
+  PhaseMarks marks;
   for (auto& mark : marks) {
     FFTRAIN_ASSIGN_OR_RETURN(mark, backend_.CreateTimingMark());
   }
 
-  int64_t s = first_step;
-  for (; s < steps; ++s) {
-    comm_.set_step(step_);
-    const auto data_start = Clock::now();
-    const int64_t first = (s * ranks + comm_.rank()) * batch;
-    std::vector<int64_t> indices(order.begin() + first, order.begin() + first + batch);
-    FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices));
-    m->data_seconds += SecondsSince(data_start);
-    FFTRAIN_RETURN_IF_ERROR(marks[0]->Record());
-    {
-      ScopedRange range(backend_, "forward");
-      FFTRAIN_RETURN_IF_ERROR(network_->Forward());
-      FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
-          network_->logits(), labels_.ints(), batch, network_->classes(),
-          network_->logits_gradient(), loss_.floats(), correct_.ints()));
-    }
-    FFTRAIN_RETURN_IF_ERROR(marks[1]->Record());
-    {
-      ScopedRange range(backend_, "backward");
-      FFTRAIN_RETURN_IF_ERROR(Backward());
-    }
-    FFTRAIN_RETURN_IF_ERROR(marks[2]->Record());
+  for (int64_t s = first_step; s < steps; ++s) {
     const float rate = schedule_.At(step_);
-    {
-      ScopedRange range(backend_, "update");
-      FFTRAIN_RETURN_IF_ERROR(
-          optimizer_->Step(network_->parameters(), network_->gradients(), rate));
-    }
-    FFTRAIN_RETURN_IF_ERROR(marks[3]->Record());
-    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
-    FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
-    double* phase_seconds[3] = {&m->forward_seconds, &m->backward_seconds, &m->update_seconds};
-    for (int p = 0; p < 3; ++p) {
-      FFTRAIN_ASSIGN_OR_RETURN(double seconds, marks[p + 1]->SecondsSince(*marks[p]));
-      *phase_seconds[p] += seconds;
-    }
-    ++step_;
-
-    double step_loss = 0;
-    int64_t step_correct = 0;
-    for (int64_t i = 0; i < batch; ++i) {
-      step_loss += host_loss[i];
-      step_correct += host_correct[i];
-    }
-    if (!std::isfinite(step_loss)) {
-      return absl::InternalError(absl::StrCat(
-          "the loss became ", step_loss, " at epoch ", epoch_ + 1, " step ", step_,
-          "; lower --learning_rate"));
-    }
-    epoch_sums[0] += step_loss;
-    epoch_sums[1] += step_correct;
-    window_sums[0] += step_loss;
-    window_sums[1] += step_correct;
-    ++window_steps;
-    // The same steps on every rank, so every rank joins the reduction.
-    const bool log_now = (s + 1) % config_.log_every_steps == 0 || s + 1 == steps;
-    double stop_requests[2] = {0, 0};
-    if (log_now) {
-      AddStopRequest(&window_sums[2], &window_sums[3]);
-      FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(window_sums, 4));
-      stop_requests[0] = window_sums[2];
-      stop_requests[1] = window_sums[3];
-    } else if (ranks == 1 || (s + 1) % kStopCheckSteps == 0) {
-      AddStopRequest(&stop_requests[0], &stop_requests[1]);
-      if (ranks > 1) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(stop_requests, 2));
-    }
-    if (log_now || show_progress) {
-      const double elapsed = SecondsSince(window_start);
-      const double images_per_s = window_steps * batch * ranks / std::max(elapsed, 1e-9);
-      // Between reports the progress line shows rank 0's own examples.
-      const double examples = window_steps * batch * (log_now ? ranks : 1);
-      const double mean_loss = window_sums[0] / examples;
-      const double accuracy = window_sums[1] / examples;
-      if (show_progress) {
-        std::fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  lr %.4g ",
-                     static_cast<int>(epoch_ + 1), static_cast<int>(config_.epochs),
-                     static_cast<int>(s + 1), static_cast<int>(steps), mean_loss,
-                     100 * accuracy, images_per_s, rate);
-        std::fflush(stderr);
-      }
-      if (log_now) {
-        JsonObject event;
-        event.Add("event", "step").Add("epoch", epoch_ + 1).Add("step", step_)
-            .Add("loss", mean_loss).Add("accuracy", accuracy)
-            .Add("images_per_s", images_per_s).Add("learning_rate", static_cast<double>(rate));
-        FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
-        window_sums[0] = window_sums[1] = window_sums[2] = window_sums[3] = 0;
-        window_steps = 0;
-        window_start = Clock::now();
-      }
-    }
+    FFTRAIN_ASSIGN_OR_RETURN(const StepSums step, TrainStep(order, s, rate, marks, m));
+    epoch_sums[0] += step.loss;
+    epoch_sums[1] += step.correct;
+    window.sums[0] += step.loss;
+    window.sums[1] += step.correct;
+    ++window.steps;
+    FFTRAIN_ASSIGN_OR_RETURN(const StopRequests stop_requests,
+                             ReportAndAgreeOnStop(s, steps, rate, show_progress, window));
     // Every rank has the same sums here, so every rank stops after the same step. A request
     // at the epoch's last step is taken at its end, after evaluation and the checkpoint.
     if (stop_requests[0] + stop_requests[1] > 0 && s + 1 < steps) {
@@ -832,6 +749,102 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m, bool* stopped) {
   m->train_accuracy = epoch_sums[1] / examples;
   m->images_per_second = examples / train_seconds;
   return absl::OkStatus();
+}
+
+absl::StatusOr<Trainer::StepSums> Trainer::TrainStep(const std::vector<int64_t>& order,
+                                                     int64_t step_in_epoch, float rate,
+                                                     PhaseMarks& marks, EpochMetrics* m) {
+  const int64_t batch = network_->batch();
+  comm_.set_step(step_);
+  const auto data_start = Clock::now();
+  const int64_t first = (step_in_epoch * comm_.size() + comm_.rank()) * batch;
+  std::vector<int64_t> indices(order.begin() + first, order.begin() + first + batch);
+  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices));
+  m->data_seconds += SecondsSince(data_start);
+  FFTRAIN_RETURN_IF_ERROR(marks[0]->Record());
+  {
+    ScopedRange range(backend_, "forward");
+    FFTRAIN_RETURN_IF_ERROR(network_->Forward());
+    FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
+        network_->logits(), labels_.ints(), batch, network_->classes(),
+        network_->logits_gradient(), loss_.floats(), correct_.ints()));
+  }
+  FFTRAIN_RETURN_IF_ERROR(marks[1]->Record());
+  {
+    ScopedRange range(backend_, "backward");
+    FFTRAIN_RETURN_IF_ERROR(Backward());
+  }
+  FFTRAIN_RETURN_IF_ERROR(marks[2]->Record());
+  {
+    ScopedRange range(backend_, "update");
+    FFTRAIN_RETURN_IF_ERROR(optimizer_->Step(network_->parameters(), network_->gradients(), rate));
+  }
+  FFTRAIN_RETURN_IF_ERROR(marks[3]->Record());
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss_.data(), 4 * batch));
+  FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct_.data(), 4 * batch));
+  double* phase_seconds[3] = {&m->forward_seconds, &m->backward_seconds, &m->update_seconds};
+  for (int p = 0; p < 3; ++p) {
+    FFTRAIN_ASSIGN_OR_RETURN(double seconds, marks[p + 1]->SecondsSince(*marks[p]));
+    *phase_seconds[p] += seconds;
+  }
+  ++step_;
+
+  StepSums sums;
+  for (int64_t i = 0; i < batch; ++i) {
+    sums.loss += host_loss_[i];
+    sums.correct += host_correct_[i];
+  }
+  if (!std::isfinite(sums.loss)) {
+    return absl::InternalError(absl::StrCat("the loss became ", sums.loss, " at epoch ",
+                                            epoch_ + 1, " step ", step_,
+                                            "; lower --learning_rate"));
+  }
+  return sums;
+}
+
+absl::StatusOr<Trainer::StopRequests> Trainer::ReportAndAgreeOnStop(int64_t step_in_epoch,
+                                                                    int64_t steps, float rate,
+                                                                    bool show_progress,
+                                                                    ReportWindow& window) {
+  const int64_t batch = network_->batch();
+  const int64_t ranks = comm_.size();
+  const int64_t s = step_in_epoch;
+  // The same steps on every rank, so every rank joins the reduction.
+  const bool log_now = (s + 1) % config_.log_every_steps == 0 || s + 1 == steps;
+  StopRequests stop_requests = {0, 0};
+  if (log_now) {
+    AddStopRequest(&window.sums[2], &window.sums[3]);
+    FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(window.sums, 4));
+    stop_requests[0] = window.sums[2];
+    stop_requests[1] = window.sums[3];
+  } else if (ranks == 1 || (s + 1) % kStopCheckSteps == 0) {
+    AddStopRequest(&stop_requests[0], &stop_requests[1]);
+    if (ranks > 1) FFTRAIN_RETURN_IF_ERROR(comm_.AllReduceHost(stop_requests.data(), 2));
+  }
+  if (!log_now && !show_progress) return stop_requests;
+  const double elapsed = SecondsSince(window.start);
+  const double images_per_s = window.steps * batch * ranks / std::max(elapsed, 1e-9);
+  // Between reports the progress line shows rank 0's own examples.
+  const double examples = window.steps * batch * (log_now ? ranks : 1);
+  const double mean_loss = window.sums[0] / examples;
+  const double accuracy = window.sums[1] / examples;
+  if (show_progress) {
+    std::fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  lr %.4g ",
+                 static_cast<int>(epoch_ + 1), static_cast<int>(config_.epochs),
+                 static_cast<int>(s + 1), static_cast<int>(steps), mean_loss, 100 * accuracy,
+                 images_per_s, rate);
+    std::fflush(stderr);
+  }
+  if (log_now) {
+    JsonObject event;
+    event.Add("event", "step").Add("epoch", epoch_ + 1).Add("step", step_)
+        .Add("loss", mean_loss).Add("accuracy", accuracy)
+        .Add("images_per_s", images_per_s).Add("learning_rate", static_cast<double>(rate));
+    FFTRAIN_RETURN_IF_ERROR(jsonl_->Write(event));
+    window = ReportWindow();
+    window.start = Clock::now();
+  }
+  return stop_requests;
 }
 
 absl::Status Trainer::Backward() {

@@ -3,7 +3,9 @@
 #ifndef FFTRAIN_TRAINER_TRAINER_H_
 #define FFTRAIN_TRAINER_TRAINER_H_
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -157,6 +159,34 @@ class Trainer {
   // Trains the rest of the current epoch (from the step the run is at: a checkpoint taken
   // mid-epoch resumes there). *stopped: the ranks agreed to stop before its end.
   absl::Status TrainEpoch(EpochMetrics* metrics, bool* stopped);
+  // Marks around a step's phases (forward, backward, update) in the backend's stream.
+  using PhaseMarks = std::array<std::unique_ptr<TimingMark>, 4>;
+  // This rank's sums over the examples of one step.
+  struct StepSums {
+    double loss = 0;
+    int64_t correct = 0;
+  };
+  // What the next report covers: sums {loss, correct, SIGINT, SIGTERM requests} over the
+  // steps since the last one, and when they began.
+  struct ReportWindow {
+    double sums[4] = {0, 0, 0, 0};
+    int64_t steps = 0;
+    std::chrono::steady_clock::time_point start;
+  };
+  // The ranks' stop requests, {SIGINT, SIGTERM} counts.
+  using StopRequests = std::array<double, 2>;
+  // One step on this rank: its share of batch `step_in_epoch` of `order` loaded, forward,
+  // loss, backward (gradients all-reduced), the update at `rate`; the phases' times added
+  // to *metrics. Returns this rank's sums; a loss that is not finite is an error.
+  absl::StatusOr<StepSums> TrainStep(const std::vector<int64_t>& order, int64_t step_in_epoch,
+                                     float rate, PhaseMarks& marks, EpochMetrics* metrics);
+  // After step `step_in_epoch` of `steps` (a collective on logging steps and every
+  // kStopCheckSteps steps): on logging steps the window is reduced over the ranks, logged
+  // as a "step" event and restarted; the progress line on rank 0's terminal. Returns the
+  // ranks' stop requests, the same on every rank (zeros where they were not compared).
+  absl::StatusOr<StopRequests> ReportAndAgreeOnStop(int64_t step_in_epoch, int64_t steps,
+                                                    float rate, bool show_progress,
+                                                    ReportWindow& window);
   absl::Status Iteration(float learning_rate);
   // Backward, each bucket's all-reduce started as soon as backward has completed its
   // layers; returns once they are all waited for (their results visible to what follows).
@@ -179,6 +209,8 @@ class Trainer {
   Buffer labels_, loss_, correct_;  // per example of a batch, on the device
   std::vector<float> host_images_;
   std::vector<int32_t> host_labels_;
+  std::vector<float> host_loss_;       // a step's per-example losses, copied back
+  std::vector<int32_t> host_correct_;  // and whether each was classified right
   // Draws each epoch's shuffle seed; checkpointed, so a resumed run sees the same order.
   std::mt19937_64 rng_;
   // rng_ before the current epoch drew its order: what a mid-epoch checkpoint saves, so
