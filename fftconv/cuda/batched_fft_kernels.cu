@@ -8,7 +8,8 @@ namespace {
 constexpr int kMaxThreads = 1024;
 
 // A 128x128 transform fills a block's shared memory with one map: more threads keep the
-// SM busy (measured on an H100: 1024 beats 256 there; 256 is best below).
+// SM busy there; 256 is best below (docs/profiling.md, "Design choices and their
+// measurements").
 int ThreadsFor(int64_t fh, int64_t fw) { return fh * fw >= 128 * 128 ? 1024 : 256; }
 // Shared memory a block aims for: about two blocks per SM on Hopper (227 KB each).
 constexpr size_t kTargetBlockBytes = 100 * 1024;

@@ -19,8 +19,8 @@ namespace {
 // Where a shared-memory-pass block holds one map (128x64, 64x128; 128x128 before the
 // register kernels took it) it would touch the bin-major spectra in isolated 8-byte
 // words; it works map-major in scratch instead, a chunk of maps at a time, with a
-// coalesced transpose to or from the bin-major layout. Measured on an H100 at 128x128:
-// L1's forward pass 7.96 -> 6.18 ms; with two maps a block the direct layout is faster.
+// coalesced transpose to or from the bin-major layout; with two maps a block the direct
+// layout is faster (docs/profiling.md, "Design choices and their measurements").
 constexpr int kMapsPerBlockForDirectLayout = 2;
 constexpr int64_t kChunkBytes = int64_t{64} << 20;
 

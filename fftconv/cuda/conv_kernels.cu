@@ -44,9 +44,8 @@ __global__ void CropMapsKernel(const float* __restrict__ staging, int64_t maps, 
 }
 
 // One block per channel sums its n planes. The loop is latency-bound unless each thread
-// keeps several loads in flight: moving from one at a time to eight took the whole
-// backward-filter pass (bias gradient included) on an H100 from 5.72 to 3.33 ms for L1
-// and from 0.557 to 0.420 ms for L3, when the plans used this kernel. They now read the
+// keeps several loads in flight, hence eight (docs/profiling.md, "Design choices and their
+// measurements"). The plans now read the
 // bias gradient off dL/dy's DC bins (LaunchBiasGradientFromDcBins); the GPU reference
 // (gpu_reference_conv.cc) is the caller left, and it keeps the speed. The flat index walks the
 // planes with an incremental (image, offset), so no division per element; the per-thread

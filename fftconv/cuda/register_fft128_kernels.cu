@@ -30,8 +30,8 @@ using register_fft::WithOrder;
 // Bin-major spectra put two maps in a block, so that its scattered spectrum accesses move
 // 16 bytes a bin: that fills the SM's shared memory, one block per SM. Map-major spectra
 // are contiguous per map, so a block takes one map and three blocks share an SM, one's
-// copies overlapping another's transforms (H100, 1024 full maps: forward 0.147 -> 0.087 ms,
-// inverse 0.180 -> 0.146 ms).
+// copies overlapping another's transforms (measured: docs/profiling.md, "Design choices
+// and their measurements").
 template <bool kMapMajor>
 struct Layout128 {
   static constexpr int kN = 128;

@@ -80,11 +80,10 @@ __global__ void ScatterOutputTilesKernel(const float* __restrict__ tiles, TileDi
   }
 }
 
-// A block per (plane, row) of dL/dx: the covering tile rows are the block's. On an H100
-// this took the overlap-add of a 16x64x256x256 gradient from 0.82 to 0.74 ms against a
-// block per plane (the scatter, tried the same way, went from 0.41 to 0.50 ms and stays
-// per plane). Both still run at 20-40% of DRAM bandwidth; fusing them into the
-// transforms' loads and stores is the way to remove them (docs/profiling.md).
+// A block per (plane, row) of dL/dx: the covering tile rows are the block's; faster than a
+// block per plane here, slower for the scatter, which stays per plane (docs/profiling.md,
+// "Design choices and their measurements"). Both still run well below DRAM bandwidth;
+// fusing them into the transforms' loads and stores is the way to remove them.
 __global__ void OverlapAddInputTilesKernel(const float* __restrict__ tiles, TileDims d,
                                            float* __restrict__ gx) {
   const int64_t plane = blockIdx.x;  // i*C + c
