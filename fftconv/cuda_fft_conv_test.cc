@@ -263,8 +263,12 @@ TEST(CudaFftConvTest, WorkspaceCoversLayoutAndLibraryWorkAreas) {
   FFTRAIN_SKIP_WITHOUT_GPU();
   auto plan = CudaFftConvPlan::Create(MidShape());
   ASSERT_TRUE(plan.ok());
-  EXPECT_GT(plan->WorkspaceBytes(), plan->layout().backend_offset());
-  EXPECT_EQ(plan->WeightSpectrumBytes(), 8u * plan->layout().bins() * 7 * 5);
+  // The plan lays its spectra out as SpectralLayout does for the same shape and options.
+  auto layout = SpectralLayout::Create(MidShape(), {});
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  EXPECT_GT(plan->WorkspaceBytes(), layout->backend_offset());
+  EXPECT_EQ(plan->WeightSpectrumBytes(), 8u * layout->bins() * 7 * 5);
+  EXPECT_EQ(plan->InputSpectrumBytes(), layout->InputSpectrumBytes());
 }
 
 TEST(CudaFftConvTest, RefusesBadArguments) {

@@ -1,6 +1,6 @@
 // The tiled (overlap-save) method of CudaFftConvPlan, on its own: every pass against the
 // GPU and CPU references with the whole-image tolerance, across the sweep's shapes.
-#include "fftconv/cuda_tiled_conv.h"
+// (The engine itself, fftconv/cuda/tiled_conv.h, is internal: it is tested through the plan.)
 
 #include <cstdint>
 #include <string>
@@ -194,7 +194,8 @@ TEST(CudaTiledConvTest, ReportsTheTilesAndTheirWorkspace) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_NE(plan->tiling(), nullptr);
   EXPECT_EQ(plan->tiling()->tiles(), 16);
-  EXPECT_EQ(plan->layout().shape().n, 2 * 16);
+  EXPECT_EQ(plan->tiling()->TileShape().n, 2 * 16);
+  EXPECT_EQ(plan->shape(), s);
   EXPECT_EQ(plan->method_name(), "batched 16x16 cgemm tiles 14x14 (4x4)");
   FftConvOptions whole_tile = options;
   whole_tile.tile_h = whole_tile.tile_w = 0;

@@ -97,11 +97,10 @@ void ExpectLayerMatchesReference(int index, const FftConvOptions& options) {
                   .ok());
   const double backward_filter = RelativeError(got_gw, Download(ref, s.weight_elements()));
   const double bias_gradient = RelativeError(got_gb, Download(ref_gb, s.k));
-  std::printf("L%d %s (%s, %s, %s): relative error forward %.2e, backward data %.2e, "
+  std::printf("L%d %s (%s): relative error forward %.2e, backward data %.2e, "
               "backward filter %.2e, bias gradient %.2e\n",
-              index + 1, s.ToString().c_str(), plan->layout().ToString().c_str(),
-              plan->transform_name(), plan->product_name(), forward, backward_data,
-              backward_filter, bias_gradient);
+              index + 1, s.ToString().c_str(), plan->method_name().c_str(), forward,
+              backward_data, backward_filter, bias_gradient);
   EXPECT_LE(forward, kTolerance);
   EXPECT_LE(backward_data, kTolerance);
   EXPECT_LE(backward_filter, kTolerance);

@@ -70,7 +70,6 @@ struct SgdHyper {
 class ConvEngine {
  public:
   virtual ~ConvEngine() = default;
-  virtual const fftconv::SpectralLayout& layout() const = 0;
   // How the passes run, for the start-up log: "fftw 32x32", "batched 32x32 cgemm".
   virtual std::string method() const = 0;
   virtual size_t WorkspaceBytes() const = 0;

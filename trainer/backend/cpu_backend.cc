@@ -47,7 +47,6 @@ class CpuConvEngine final : public ConvEngine {
  public:
   explicit CpuConvEngine(fftconv::CpuFftConvPlan plan) : plan_(std::move(plan)) {}
 
-  const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
   std::string method() const override {
     return absl::StrCat("fftw ", plan_.layout().fft_h(), "x", plan_.layout().fft_w());
   }

@@ -64,7 +64,6 @@ class CudaConvEngine final : public ConvEngine {
   CudaConvEngine(int ordinal, cudaStream_t stream, fftconv::CudaFftConvPlan plan)
       : ordinal_(ordinal), stream_(stream), plan_(std::move(plan)) {}
 
-  const fftconv::SpectralLayout& layout() const override { return plan_.layout(); }
   std::string method() const override { return plan_.method_name(); }
   size_t WorkspaceBytes() const override { return plan_.WorkspaceBytes(); }
   size_t WeightSpectrumBytes() const override { return plan_.WeightSpectrumBytes(); }
