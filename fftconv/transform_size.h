@@ -17,7 +17,7 @@ int64_t NextSmoothSize(int64_t n);
 // The smallest power of two >= n (n >= 1): what the paper's implementation needed.
 int64_t NextPowerOfTwo(int64_t n);
 
-// The square sides the register FFT kernels take (fftconv/cuda/register_fft_kernels.h):
+// The square sides the register FFT kernels take (fftconv/cuda/kernels/register_fft_kernels.h):
 // every power of two from 8 to 128 and the smooth sides between them that layers need
 // most (56, 28, 24, ...), where the next power of two costs more bins in every
 // per-frequency product (64x64: 2112 bins, 56x56: 1624). 13 is the side of the paper's

@@ -6,8 +6,8 @@
 
 #include "fftconv/cost_model.h"
 #include "fftconv/cuda/gpu_test_util.h"
-#include "fftconv/cuda_fft_conv.h"
-#include "fftconv/gpu_reference_conv.h"
+#include "fftconv/cuda/cuda_fft_conv.h"
+#include "fftconv/cuda/gpu_reference_conv.h"
 #include "fftconv/test_util.h"
 #include "fftconv/transform_size.h"
 #include "gtest/gtest.h"

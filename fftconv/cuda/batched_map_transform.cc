@@ -7,8 +7,8 @@
 #include "base/cuda/cuda_status.h"
 #include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/batched_fft_kernels.h"
-#include "fftconv/cuda/register_fft_kernels.h"
+#include "fftconv/cuda/kernels/batched_fft_kernels.h"
+#include "fftconv/cuda/kernels/register_fft_kernels.h"
 
 namespace fftrain::fftconv {
 

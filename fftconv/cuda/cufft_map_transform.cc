@@ -8,7 +8,7 @@
 #include "base/cuda/cufft_status.h"
 #include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/conv_kernels.h"
+#include "fftconv/cuda/kernels/conv_kernels.h"
 
 namespace fftrain::fftconv {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "base/cuda/cuda_resources.h"
-#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
+#include "fftconv/cuda/kernels/tf32x3_wgmma_product_kernels.h"
 #include "gtest/gtest.h"
 
 // Skips the test, with the reason, where no CUDA device can be used.

@@ -14,7 +14,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "fftconv/cuda/transform_params.h"  // MapWindow
+#include "fftconv/cuda/kernels/transform_params.h"  // MapWindow
 
 namespace fftrain::fftconv {
 

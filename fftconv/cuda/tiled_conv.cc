@@ -8,7 +8,7 @@
 #include "base/cuda/cuda_status.h"
 #include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
-#include "fftconv/cuda/tile_kernels.h"
+#include "fftconv/cuda/kernels/tile_kernels.h"
 
 namespace fftrain::fftconv {
 

@@ -14,12 +14,12 @@
 #include "base/cuda/nvtx_range.h"
 #include "base/status_macros.h"
 #include "fftconv/cuda/batched_map_transform.h"
-#include "fftconv/cuda/conv_kernels.h"
+#include "fftconv/cuda/kernels/conv_kernels.h"
 #include "fftconv/cuda/cufft_map_transform.h"
 #include "fftconv/cuda/map_transform.h"
-#include "fftconv/cuda/tf32x3_product_kernels.h"
-#include "fftconv/cuda/tf32x3_wgmma_product_kernels.h"
-#include "fftconv/cuda/thin_product_kernels.h"
+#include "fftconv/cuda/kernels/tf32x3_product_kernels.h"
+#include "fftconv/cuda/kernels/tf32x3_wgmma_product_kernels.h"
+#include "fftconv/cuda/kernels/thin_product_kernels.h"
 
 namespace fftrain::fftconv {
 

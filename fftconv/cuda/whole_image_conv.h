@@ -1,4 +1,4 @@
-// The whole-image engine behind CudaFftConvPlan (fftconv/cuda_fft_conv.h): the paper's
+// The whole-image engine behind CudaFftConvPlan (fftconv/cuda/cuda_fft_conv.h): the paper's
 // three passes as batched real transforms (our kernels or cuFFT), per-frequency products
 // (cuBLAS's CGEMM or CGEMM3M, our thin or tf32x3 kernels) and inverse transforms, on
 // arguments the plan has already checked. Internal to fftconv: the plan runs one on the

@@ -42,9 +42,9 @@
 #include "benchmark/benchmark.h"
 #include "fftconv/conv_shape.h"
 #include "fftconv/cost_model.h"
-#include "fftconv/cuda_fft_conv.h"
+#include "fftconv/cuda/cuda_fft_conv.h"
 #include "fftconv/spectral_layout.h"
-#include "fftconv/tuner.h"
+#include "fftconv/cuda/tuner.h"
 #include "tools/bench/roofline.h"
 
 ABSL_FLAG(std::string, layers, "",

@@ -1,6 +1,6 @@
 // Times our two custom batched FFT kernels side by side on the same maps: the
-// register-resident kernels (fftconv/cuda/register_fft_kernels.h) and the radix-4 passes
-// in shared memory (fftconv/cuda/batched_fft_kernels.h), forward (real maps -> bin-major
+// register-resident kernels (fftconv/cuda/kernels/register_fft_kernels.h) and the radix-4 passes
+// in shared memory (fftconv/cuda/kernels/batched_fft_kernels.h), forward (real maps -> bin-major
 // half spectra) and inverse (half spectra -> real maps, with scale and bias), for the
 // register kernels' square sides 8 to 128 (kRegisterFftSides; the shared-memory passes at
 // the powers of two only; at 128 they write bin-major directly, without the map-major
@@ -26,8 +26,8 @@
 #include "base/cuda/cuda_status.h"
 #include "base/status_macros.h"
 #include "benchmark/benchmark.h"
-#include "fftconv/cuda/batched_fft_kernels.h"
-#include "fftconv/cuda/register_fft_kernels.h"
+#include "fftconv/cuda/kernels/batched_fft_kernels.h"
+#include "fftconv/cuda/kernels/register_fft_kernels.h"
 
 ABSL_FLAG(int, megabytes, 64, "Size of the real maps of each case, in MiB (sets the map count).");
 ABSL_FLAG(double, peak_tbps, 3.0, "Memory bandwidth of the GPU in TB/s (default: H100).");

@@ -187,7 +187,7 @@ class Backend {
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend();
-// How the CUDA backend chooses each convolution's method (fftconv/tuner.h).
+// How the CUDA backend chooses each convolution's method (fftconv/cuda/tuner.h).
 enum class ConvTuning {
   kOff,        // the plan's default (batched kernels at powers of two, else cuFFT)
   kMeasure,    // time every candidate once per shape and keep the fastest

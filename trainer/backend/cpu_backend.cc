@@ -19,7 +19,7 @@
 #include "base/host_buffer.h"
 #include "base/status_macros.h"
 #include "base/system_memory.h"
-#include "fftconv/cpu_fft_conv.h"
+#include "fftconv/cpu/cpu_fft_conv.h"
 #include "trainer/backend/backend.h"
 #include "trainer/backend/op_checks.h"
 

@@ -30,7 +30,7 @@ using test_util::UploadInts;
 
 // GEMM: each output is a float dot product of k terms; its error against the double
 // reference is at most about k * eps * sum|a||b| (eps = 6e-8), ~2e-6 relative for
-// k <= 40 here. fftconv's bound for FFT passes (see fftconv/cpu_fft_conv_test.cc) is
+// k <= 40 here. fftconv's bound for FFT passes (see fftconv/cpu/cpu_fft_conv_test.cc) is
 // the same 1e-5.
 constexpr double kGemmTolerance = 1e-5;
 constexpr double kConvTolerance = 1e-5;
