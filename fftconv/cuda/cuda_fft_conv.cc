@@ -113,11 +113,8 @@ absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectr
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
   FFTRAIN_RETURN_IF_ERROR(
       CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
-  PassArgs args;
+  PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.w = w;
-  args.spectra = spectra;
-  args.workspace = workspace;
-  args.stream = stream;
   return engine_->Run(&WholeImageConv::TransformWeights, &TiledConv::TransformWeights, args);
 }
 
@@ -132,14 +129,11 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
   FFTRAIN_RETURN_IF_ERROR(
       CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
   NvtxRange range("fftconv.forward");
-  PassArgs args;
+  PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.x = x;
   args.w = w;
   args.bias = bias;
   args.y = y;
-  args.spectra = spectra;
-  args.workspace = workspace;
-  args.stream = stream;
   return engine_->Run(&WholeImageConv::Forward, &TiledConv::Forward, args);
 }
 
@@ -150,12 +144,9 @@ absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx, const Lay
   FFTRAIN_RETURN_IF_ERROR(
       CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
   NvtxRange range("fftconv.backward_data");
-  PassArgs args;
+  PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.gy = gy;
   args.gx = gx;
-  args.spectra = spectra;
-  args.workspace = workspace;
-  args.stream = stream;
   return engine_->Run(&WholeImageConv::BackwardData, &TiledConv::BackwardData, args);
 }
 
@@ -170,15 +161,12 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
   FFTRAIN_RETURN_IF_ERROR(
       CheckSpan(spectra.input, InputSpectrumBytes(), "input spectrum (LayerSpectra::input)"));
   NvtxRange range("fftconv.backward_filter");
-  PassArgs args;
+  PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.x = x;
   args.gy = gy;
   args.gw = gw;
   args.gb = gb;
-  args.spectra = spectra;
   args.gy_source = gy_source;
-  args.workspace = workspace;
-  args.stream = stream;
   return engine_->Run(&WholeImageConv::BackwardFilter, &TiledConv::BackwardFilter, args);
 }
 

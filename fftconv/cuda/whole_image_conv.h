@@ -34,6 +34,16 @@ struct PassArgs {
   GradOutputSpectrum gy_source = GradOutputSpectrum::kTransform;  // BackwardFilter's
   base::MemorySpan workspace;
   base::CudaStreamHandle stream = nullptr;
+
+  // What every pass takes; the pass's tensors are set after.
+  static PassArgs Of(const LayerSpectra& spectra, base::MemorySpan workspace,
+                     base::CudaStreamHandle stream) {
+    PassArgs args;
+    args.spectra = spectra;
+    args.workspace = workspace;
+    args.stream = stream;
+    return args;
+  }
 };
 
 class WholeImageConv {
