@@ -45,7 +45,8 @@ class CudaFftConvPlan {
   // Everything the passes need besides the tensors and spectra: the transforms' regions,
   // cuFFT's work area, cuBLAS's workspace, and a tiled plan's tile tensors.
   size_t WorkspaceBytes() const;
-  // The spectra a caller keeps between passes (LayerSpectra).
+  // The spectra a caller keeps between passes (LayerSpectra), sized for the transforms
+  // the plan runs: a tiled plan's hold its N*T tile images' spectra.
   size_t WeightSpectrumBytes() const;
   size_t InputSpectrumBytes() const;
   // The transform engine chosen: "cufft" or "batched".
