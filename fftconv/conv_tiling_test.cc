@@ -11,8 +11,8 @@
 namespace fftrain::fftconv {
 namespace {
 
-using ::testing::HasSubstr;
 using test_util::RandomVector;
+using ::testing::HasSubstr;
 
 ConvShape Layer(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t pad_h, int64_t pad_w) {
   ConvShape s;

@@ -14,9 +14,9 @@ namespace {
 
 using ::fftrain::base::HostBuffer;
 using ::fftrain::base::MemorySpan;
-using ::testing::HasSubstr;
 using test_util::RandomVector;
 using test_util::RelativeError;
+using ::testing::HasSubstr;
 
 // The bound, max|out - ref| / max|ref| <= 1e-5. A float32 transform of n points
 // has a relative error of about eps*log2(n) (eps = 6e-8, n <= 100 here: ~4e-7 per

@@ -17,7 +17,6 @@ namespace fftrain::fftconv {
 namespace {
 
 using ::fftrain::base::MemorySpan;
-using ::testing::HasSubstr;
 using test_util::CpuReference;
 using test_util::DeviceStep;
 using test_util::ExpectBitwiseDeterministic;
@@ -26,12 +25,13 @@ using test_util::ExpectStepMatchesGpuReference;
 using test_util::GpuReference;
 using test_util::HostResults;
 using test_util::HostTensors;
-using test_util::kTolerance;
 using test_util::MakeTensors;
 using test_util::RelativeError;
 using test_util::RunPassesAlone;
 using test_util::RunStep;
 using test_util::SquareShape;
+using test_util::kTolerance;
+using ::testing::HasSubstr;
 
 // How a sweep case sizes its transforms.
 enum class Sizes {

@@ -19,7 +19,6 @@
 namespace fftrain::fftconv {
 namespace {
 
-using ::testing::HasSubstr;
 using test_util::CpuReference;
 using test_util::DeviceStep;
 using test_util::ExpectBitwiseDeterministic;
@@ -28,12 +27,13 @@ using test_util::ExpectStepMatchesGpuReference;
 using test_util::GpuReference;
 using test_util::HostResults;
 using test_util::HostTensors;
-using test_util::kTolerance;
 using test_util::MakeTensors;
 using test_util::RelativeError;
 using test_util::RunPassesAlone;
 using test_util::RunStep;
 using test_util::SquareShape;
+using test_util::kTolerance;
+using ::testing::HasSubstr;
 
 // Tiles that rarely divide the output: about half its rows and a third of its columns
 // (a third rounds to 0, the whole width, for outputs narrower than 3).

@@ -21,12 +21,12 @@ using fftconv::test_util::RandomVector;
 using fftconv::test_util::RelativeError;
 using test_util::Download;
 using test_util::DownloadInts;
-using ::testing::HasSubstr;
 using test_util::Poisoned;
 using test_util::RunSoftmax;
 using test_util::SoftmaxOutputs;
 using test_util::Upload;
 using test_util::UploadInts;
+using ::testing::HasSubstr;
 
 // GEMM: each output is a float dot product of k terms; its error against the double
 // reference is at most about k * eps * sum|a||b| (eps = 6e-8), ~2e-6 relative for

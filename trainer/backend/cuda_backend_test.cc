@@ -36,13 +36,13 @@ using fftconv::test_util::RandomVector;
 using fftconv::test_util::RelativeError;
 using test_util::Download;
 using test_util::DownloadInts;
-using ::testing::HasSubstr;
 using test_util::Poisoned;
 using test_util::RunSoftmax;
 using test_util::SoftmaxOutputs;
-using ::testing::StartsWith;
 using test_util::Upload;
 using test_util::UploadInts;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr double kTolerance = 1e-5;
 
