@@ -50,12 +50,6 @@ struct CudaFftConvPlan::Engine {
     if (const auto* tiled = std::get_if<TiledConv>(&engine)) return tiled->tile_engine();
     return std::get<WholeImageConv>(engine);
   }
-  // Runs `pass` (&WholeImageConv::Forward and TiledConv's namesake, ...) on the engine.
-  template <typename WholePass, typename TiledPass>
-  absl::Status Run(WholePass whole_pass, TiledPass tiled_pass, const PassArgs& args) {
-    if (auto* tiled = std::get_if<TiledConv>(&engine)) return (tiled->*tiled_pass)(args);
-    return (std::get<WholeImageConv>(engine).*whole_pass)(args);
-  }
 };
 
 CudaFftConvPlan::CudaFftConvPlan(const ConvShape& shape, std::unique_ptr<Engine> engine)
@@ -103,6 +97,13 @@ std::string CudaFftConvPlan::method_name() const {
 absl::Status CudaFftConvPlan::CheckWorkspace(MemorySpan workspace) const {
   return CheckSpan(workspace, WorkspaceBytes(), "workspace");
 }
+absl::Status CudaFftConvPlan::CheckWeightSpectrum(const LayerSpectra& spectra) const {
+  return CheckSpan(spectra.weights, WeightSpectrumBytes(),
+                   "weight spectrum (LayerSpectra::weights)");
+}
+absl::Status CudaFftConvPlan::CheckInputSpectrum(const LayerSpectra& spectra) const {
+  return CheckSpan(spectra.input, InputSpectrumBytes(), "input spectrum (LayerSpectra::input)");
+}
 
 // The passes check their arguments against the layer once, then run the engine, which
 // checks nothing more.
@@ -111,11 +112,10 @@ absl::Status CudaFftConvPlan::TransformWeights(const float* w, const LayerSpectr
                                                MemorySpan workspace, CudaStreamHandle stream) {
   FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("TransformWeights", {{"w", w}}));
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckWeightSpectrum(spectra));
   PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.w = w;
-  return engine_->Run(&WholeImageConv::TransformWeights, &TiledConv::TransformWeights, args);
+  return std::visit([&](auto& engine) { return engine.TransformWeights(args); }, engine_->engine);
 }
 
 absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const float* bias, float* y,
@@ -123,31 +123,28 @@ absl::Status CudaFftConvPlan::Forward(const float* x, const float* w, const floa
                                       CudaStreamHandle stream) {
   FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"x", x}, {"y", y}, {"w", w}}));
   if (bias != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("Forward", {{"bias", bias}}));
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckSpan(spectra.input, InputSpectrumBytes(), "input spectrum (LayerSpectra::input)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckInputSpectrum(spectra));
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckWeightSpectrum(spectra));
   NvtxRange range("fftconv.forward");
   PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.x = x;
   args.w = w;
   args.bias = bias;
   args.y = y;
-  return engine_->Run(&WholeImageConv::Forward, &TiledConv::Forward, args);
+  return std::visit([&](auto& engine) { return engine.Forward(args); }, engine_->engine);
 }
 
 absl::Status CudaFftConvPlan::BackwardData(const float* gy, float* gx, const LayerSpectra& spectra,
                                            MemorySpan workspace, CudaStreamHandle stream) {
   FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardData", {{"gy", gy}, {"gx", gx}}));
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckSpan(spectra.weights, WeightSpectrumBytes(), "weight spectrum (LayerSpectra::weights)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckWeightSpectrum(spectra));
   NvtxRange range("fftconv.backward_data");
   PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.gy = gy;
   args.gx = gx;
-  return engine_->Run(&WholeImageConv::BackwardData, &TiledConv::BackwardData, args);
+  return std::visit([&](auto& engine) { return engine.BackwardData(args); }, engine_->engine);
 }
 
 absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, float* gw, float* gb,
@@ -158,8 +155,7 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
       CheckDevicePointers("BackwardFilter", {{"x", x}, {"gy", gy}, {"gw", gw}}));
   if (gb != nullptr) FFTRAIN_RETURN_IF_ERROR(CheckDevicePointers("BackwardFilter", {{"gb", gb}}));
   FFTRAIN_RETURN_IF_ERROR(CheckWorkspace(workspace));
-  FFTRAIN_RETURN_IF_ERROR(
-      CheckSpan(spectra.input, InputSpectrumBytes(), "input spectrum (LayerSpectra::input)"));
+  FFTRAIN_RETURN_IF_ERROR(CheckInputSpectrum(spectra));
   NvtxRange range("fftconv.backward_filter");
   PassArgs args = PassArgs::Of(spectra, workspace, stream);
   args.x = x;
@@ -167,7 +163,7 @@ absl::Status CudaFftConvPlan::BackwardFilter(const float* x, const float* gy, fl
   args.gw = gw;
   args.gb = gb;
   args.gy_source = gy_source;
-  return engine_->Run(&WholeImageConv::BackwardFilter, &TiledConv::BackwardFilter, args);
+  return std::visit([&](auto& engine) { return engine.BackwardFilter(args); }, engine_->engine);
 }
 
 }  // namespace fftrain::fftconv

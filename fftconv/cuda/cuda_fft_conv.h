@@ -74,6 +74,8 @@ class CudaFftConvPlan {
   // The spectra's layout: the layer's, or for a tiled plan its tile images'.
   const SpectralLayout& spectra_layout() const;
   absl::Status CheckWorkspace(base::MemorySpan workspace) const;
+  absl::Status CheckWeightSpectrum(const LayerSpectra& spectra) const;
+  absl::Status CheckInputSpectrum(const LayerSpectra& spectra) const;
 
   ConvShape shape_;
   std::unique_ptr<Engine> engine_;
