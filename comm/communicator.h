@@ -62,6 +62,15 @@ class Communicator {
   // data[0, count) = root's data on every rank; visible to what the caller issues next.
   virtual absl::Status Broadcast(float* data, int64_t count, int root) = 0;
 
+  // Whether the data plane's collectives can be captured into a graph with the compute
+  // work (Backend::Capture) and replayed: true where they are device work (NCCL) or there
+  // is nothing to do (one process); host implementations (MPI, loopback) cannot.
+  virtual bool CanBeCaptured() const { return false; }
+  // After each replay of captured work that holds collectives: the deadline and fault
+  // watch this communicator keeps over collectives it runs itself (NCCL's watchdog) now
+  // covers the replay as a whole, named `what` in a fault message.
+  virtual absl::Status WatchReplay(std::string what) { return absl::OkStatus(); }
+
   // --- Control plane (host memory, blocking) ---
   // Returns once every rank has called it.
   virtual absl::Status Barrier() = 0;
@@ -94,6 +103,7 @@ class SingleProcessCommunicator : public Communicator {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   std::string name() const override { return "single"; }
+  bool CanBeCaptured() const override { return true; }
   absl::Status StartAllReduce(float* data, int64_t count, ReduceOp op) override;
   absl::Status WaitAllReduces() override { return absl::OkStatus(); }
   absl::Status Broadcast(float* data, int64_t count, int root) override;

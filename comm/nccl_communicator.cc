@@ -323,7 +323,7 @@ absl::Status NcclCommunicator::CallNccl(const char* what, absl::FunctionRef<int(
   return base::FromNcclResult(result, what, __FILE__, __LINE__);
 }
 
-absl::Status NcclCommunicator::Track(std::string name) {
+absl::Status NcclCommunicator::Track(std::string name, base::CudaStreamHandle stream) {
   std::optional<CudaEvent> done;
   {
     absl::MutexLock lock(&mu_);
@@ -336,7 +336,7 @@ absl::Status NcclCommunicator::Track(std::string name) {
     FFTRAIN_ASSIGN_OR_RETURN(CudaEvent created, CudaEvent::CreateWithoutTiming());
     done.emplace(std::move(created));
   }
-  FFTRAIN_RETURN_IF_ERROR(done->Record(comm_stream_.get()));
+  FFTRAIN_RETURN_IF_ERROR(done->Record(stream));
   absl::MutexLock lock(&mu_);
   in_flight_.push_back(InFlight{std::move(name), absl::Now(), step(), std::move(*done)});
   return absl::OkStatus();
@@ -358,7 +358,20 @@ absl::Status NcclCommunicator::StartAllReduce(float* data, int64_t count, Reduce
                                               nccl_op, comm, stream));
       }));
   all_reduces_pending_ = true;
-  return Track(absl::StrCat("all-reduce #", sequence_++, " (", count, " floats)"));
+  // Captured, it runs at each replay, which WatchReplay watches: an event recorded now
+  // would be part of the graph, not something the watchdog can query.
+  if (base::StreamIsCapturing(compute_stream_)) {
+    ++sequence_;
+    return absl::OkStatus();
+  }
+  return Track(absl::StrCat("all-reduce #", sequence_++, " (", count, " floats)"),
+               comm_stream_.get());
+}
+
+absl::Status NcclCommunicator::WatchReplay(std::string what) {
+  FFTRAIN_RETURN_IF_ERROR(Usable());
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+  return Track(std::move(what), compute_stream_);
 }
 
 absl::Status NcclCommunicator::WaitAllReduces() {
@@ -385,7 +398,8 @@ absl::Status NcclCommunicator::Broadcast(float* data, int64_t count, int root) {
             ncclBroadcast(data, data, static_cast<size_t>(count), ncclFloat, root, comm, stream));
       }));
   FFTRAIN_RETURN_IF_ERROR(Track(
-      absl::StrCat("broadcast #", sequence_++, " (", count, " floats from rank ", root, ")")));
+      absl::StrCat("broadcast #", sequence_++, " (", count, " floats from rank ", root, ")"),
+      comm_stream_.get()));
   return ComputeWaitsForComm();
 }
 

@@ -95,6 +95,11 @@ class NcclCommunicator final : public Communicator {
   absl::Status StartAllReduce(float* data, int64_t count, ReduceOp op) override;
   absl::Status WaitAllReduces() override;
   absl::Status Broadcast(float* data, int64_t count, int root) override;
+  // NCCL's collectives can be captured into CUDA graphs. While the compute stream is
+  // being captured, StartAllReduce enqueues into the capture and leaves the watch to
+  // WatchReplay, which watches each replay's end on the compute stream.
+  bool CanBeCaptured() const override { return true; }
+  absl::Status WatchReplay(std::string what) override;
 
   // Control plane: `control`'s.
   absl::Status Barrier() override;
@@ -130,9 +135,10 @@ class NcclCommunicator final : public Communicator {
   // nonblocking communicator still connecting), polls until it is done, within the
   // timeout. `what` names the call in errors. `call` returns an ncclResult_t.
   absl::Status CallNccl(const char* what, absl::FunctionRef<int(ncclComm*)> call);
-  // Records a completion event after the collective just enqueued and hands it to the
-  // watchdog.
-  absl::Status Track(std::string name);
+  // Records a completion event after the work just enqueued on `stream` (the
+  // communication stream's collective, or a replay on the compute stream) and hands it to
+  // the watchdog.
+  absl::Status Track(std::string name, base::CudaStreamHandle stream);
 
   void WatchdogLoop();
   // The fault message when the oldest collective is late or failed, or NCCL reports an

@@ -192,6 +192,29 @@ TEST(TrainingTest, SameSeedGivesBitwiseSameLossCurveAndParameters) {
   EXPECT_NE(std::memcmp(a.parameters.data(), c.parameters.data(), 4 * a.parameters.size()), 0);
 }
 
+// The CPU backend cannot capture: --cuda_graphs changes nothing there, and says so.
+TEST(TrainingTest, CudaGraphsSettingChangesNothingOnTheCpu) {
+  TrainConfig config = SmallConfig();
+  config.dataset = "synthetic";
+  config.synthetic_train = 300;
+  config.synthetic_test = 100;
+  config.cuda_graphs = false;
+  const RunResult without = Train(config);
+  config.cuda_graphs = true;
+  const RunResult with = Train(config);
+  ASSERT_EQ(with.parameters.size(), without.parameters.size());
+  EXPECT_EQ(std::memcmp(with.parameters.data(), without.parameters.data(),
+                        4 * with.parameters.size()),
+            0);
+  auto backend = CreateCpuBackend();
+  ASSERT_TRUE(backend.ok());
+  comm::SingleProcessCommunicator comm;
+  auto trainer = Trainer::Create(config, **backend, comm, nullptr);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_FALSE((*trainer)->uses_graphs());
+  EXPECT_EQ((*trainer)->step_graph(), "");
+}
+
 TEST(TrainingTest, ResumeContinuesExactly) {
   TrainConfig straight = SmallConfig();
   straight.dataset = "synthetic";

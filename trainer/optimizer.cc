@@ -78,4 +78,13 @@ absl::Status SgdOptimizer::Step(float* parameters, const float* gradients,
                                    {learning_rate, momentum_, weight_decay_});
 }
 
+absl::Status SgdOptimizer::StepWithRateFrom(float* parameters, const float* gradients,
+                                            const float* learning_rate_source) {
+  if (learning_rate_source == nullptr) {
+    return absl::InvalidArgumentError("StepWithRateFrom: no learning-rate source");
+  }
+  return backend_->SgdMomentumStep(parameters, gradients, velocity_.floats(), count_,
+                                   {0.0f, momentum_, weight_decay_, learning_rate_source});
+}
+
 }  // namespace fftrain::trainer

@@ -43,6 +43,10 @@ class SgdOptimizer {
 
   // v = momentum v + (g + weight_decay p); p -= lr v, over all parameters at once.
   absl::Status Step(float* parameters, const float* gradients, float learning_rate);
+  // The same, with the rate read from `learning_rate_source` (a float in the backend's
+  // memory) when the step runs: for a step captured once and replayed (Backend::Capture).
+  absl::Status StepWithRateFrom(float* parameters, const float* gradients,
+                                const float* learning_rate_source);
 
   float* velocity() const { return velocity_.floats(); }
   int64_t parameter_count() const { return count_; }

@@ -97,6 +97,10 @@ ABSL_FLAG(bool, overwrite_checkpoint, false,
 ABSL_FLAG(bool, progress, true, "Show a progress line when stderr is a terminal");
 ABSL_FLAG(int64_t, log_every_steps, kDefaults.log_every_steps, "Steps between step events");
 ABSL_FLAG(bool, evaluate, true, "Evaluate on the test set after every epoch");
+ABSL_FLAG(bool, cuda_graphs, true,
+          "Capture the training step and the evaluation of a batch as CUDA graphs and replay "
+          "them (CUDA backend with one rank or --communicator=nccl; elsewhere steps run call "
+          "by call)");
 ABSL_FLAG(int64_t, benchmark_iterations, 0,
           "Instead of training: time this many iterations (after 5 warm-up ones) and print "
           "milliseconds per iteration");
@@ -205,6 +209,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags() {
   c.progress = absl::GetFlag(FLAGS_progress);
   c.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
   c.evaluate = absl::GetFlag(FLAGS_evaluate);
+  c.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   const double bucket_mb = absl::GetFlag(FLAGS_bucket_mb);
   if (!(bucket_mb >= 1.0 / (1 << 18) && bucket_mb <= 1 << 20)) {  // one float .. 1 TiB
     return absl::InvalidArgumentError(
@@ -347,6 +352,24 @@ void InstallStopHandlers() {
   }
 }
 
+// The device memory the run held, for comparison with PyTorch
+// (torch.cuda.max_memory_allocated counts what its allocator handed out, as
+// peak_allocated does here). Nothing on the CPU.
+void PrintDeviceMemory(Backend& backend, const std::string& step_graph) {
+  if (backend.device() != Device::kCuda) return;
+  absl::StatusOr<Backend::MemoryUse> use = backend.DeviceMemoryUse();
+  if (!use.ok()) {
+    std::fprintf(stderr, "train: device memory not known: %s\n",
+                 std::string(use.status().message()).c_str());
+    return;
+  }
+  constexpr double kMiB = 1 << 20;
+  std::printf("device memory: peak %.1f MiB allocated by fftrain; %.1f MiB of the device in "
+              "use beyond the CUDA context (with cuFFT, cuBLAS%s)\n",
+              use->peak_allocated / kMiB, use->device_in_use / kMiB,
+              step_graph.empty() ? "" : " and the graphs");
+}
+
 absl::Status Run(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
   FFTRAIN_ASSIGN_OR_RETURN(TrainConfig config, ConfigFromFlags());
   const int64_t benchmark = absl::GetFlag(FLAGS_benchmark_iterations);
@@ -396,6 +419,7 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
                                                  data.name(), ")").c_str()
                                   : "",
                   ms, static_cast<int>(benchmark));
+      PrintDeviceMemory(*backend, trainer->step_graph());
     }
     return absl::OkStatus();
   }
@@ -410,6 +434,7 @@ absl::Status Run(Ranks& ranks, absl::Duration timeout, int* stopped_by) {
     std::printf("final test accuracy: %.2f%% (test loss %.4f) after %d epochs\n",
                 100 * last.test_accuracy, last.test_loss, static_cast<int>(last.epoch));
   }
+  if (data.rank() == 0) PrintDeviceMemory(*backend, trainer->step_graph());
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -171,6 +172,7 @@ absl::Status Trainer::CheckRanksAgree() {
       "\nkeep_spectra=", static_cast<int>(c.keep_spectra), "\nbucket_bytes=", c.bucket_bytes,
       "\nfirst_bucket_bytes=", c.first_bucket_bytes, "\nevaluate=", c.evaluate,
       "\nstop_after_epoch=", c.stop_after_epoch, "\nlog_every_steps=", c.log_every_steps,
+      "\ncuda_graphs=", c.cuda_graphs,
       "\nresume=", c.resume, "\n");
   return comm::CheckSameOnEveryRank(comm_, settings);
 }
@@ -291,11 +293,13 @@ absl::Status Trainer::BuildTraining() {
         " steps each overflow the 64-bit step count; train fewer epochs"));
   }
 
-  FFTRAIN_ASSIGN_OR_RETURN(labels_, backend_.Allocate(sizeof(int32_t) * batch));
+  static_assert(sizeof(float) == sizeof(int32_t), "the rate takes a label's slot");
+  FFTRAIN_ASSIGN_OR_RETURN(labels_, backend_.Allocate(sizeof(int32_t) * (batch + 1)));
+  learning_rate_on_device_ = reinterpret_cast<const float*>(labels_.ints() + batch);
   FFTRAIN_ASSIGN_OR_RETURN(loss_, backend_.Allocate(sizeof(float) * batch));
   FFTRAIN_ASSIGN_OR_RETURN(correct_, backend_.Allocate(sizeof(int32_t) * batch));
   host_images_.resize(batch * input.elements());
-  host_labels_.resize(batch);
+  host_labels_.resize(batch + 1);
   host_loss_.resize(batch);
   host_correct_.resize(batch);
 
@@ -315,7 +319,31 @@ absl::Status Trainer::BuildTraining() {
       comm::BucketedAllReduce::Create(comm_, network_->gradients(),
                                       std::move(ready_order), bucket_options));
   buckets_ = std::make_unique<comm::BucketedAllReduce>(std::move(buckets));
+
+  // Phases are timed with marks in the backend's stream of work, read after the step's
+  // copy to the host has waited for it anyway: timing never adds a synchronisation.
+  for (auto& mark : marks_) {
+    FFTRAIN_ASSIGN_OR_RETURN(mark, backend_.CreateTimingMark());
+  }
+  use_graphs_ = config.cuda_graphs && backend_.CanCapture() && comm_.CanBeCaptured();
+  if (use_graphs_) {
+    graphs_note_ = "steps: captured as a CUDA graph at the second step, then replayed "
+                   "(--cuda_graphs=false runs them call by call)";
+  } else if (!config.cuda_graphs) {
+    graphs_note_ = "steps: call by call (--cuda_graphs=false)";
+  } else if (!backend_.CanCapture()) {
+    graphs_note_ = absl::StrCat("steps: call by call (the ", DeviceName(backend_.device()),
+                                " backend has no graphs)");
+  } else {
+    graphs_note_ = absl::StrCat("steps: call by call (the ", comm_.name(),
+                                " communicator's collectives run on the host and cannot be "
+                                "captured; --communicator=nccl can)");
+  }
   return absl::OkStatus();
+}
+
+std::string Trainer::step_graph() const {
+  return step_graph_ != nullptr ? step_graph_->Describe() : std::string();
 }
 
 void Trainer::PrintStartup() const {
@@ -333,6 +361,7 @@ void Trainer::PrintStartup() const {
     for (const std::string& note : network_->startup_notes()) {
       std::fprintf(log, "%s\n", note.c_str());
     }
+    std::fprintf(log, "%s\n", graphs_note_.c_str());
     std::fprintf(log, "data: %d training and %d test examples, %d classes; %d steps per epoch\n",
                  static_cast<int>(train_.count), static_cast<int>(test_.count),
                  train_.num_classes, static_cast<int>(steps_per_epoch));
@@ -387,6 +416,7 @@ JsonObject Trainer::ConfigEvent() const {
       .Add("start_epoch", epoch_).Add("start_step", step_)
       .Add("ranks", static_cast<int64_t>(comm_.size()))
       .Add("communicator", comm_.name())
+      .Add("cuda_graphs", use_graphs_)
       .Add("buckets", static_cast<int64_t>(buckets_->buckets().size()));
   return event;
 }
@@ -631,7 +661,8 @@ absl::StatusOr<std::vector<float>> Trainer::Parameters() {
   return host;
 }
 
-absl::Status Trainer::LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices) {
+absl::Status Trainer::LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices,
+                               float learning_rate) {
   if (indices.empty() || static_cast<int64_t>(indices.size()) > network_->batch()) {
     return absl::InternalError(absl::StrCat("LoadBatch: ", indices.size(),
                                             " examples for a batch of ", network_->batch()));
@@ -640,8 +671,10 @@ absl::Status Trainer::LoadBatch(const ImageDataset& data, const std::vector<int6
   padded.resize(network_->batch(), indices.back());
   // GatherBatch checks the sizes: a set whose examples are not the network's input shape
   // is refused here rather than read past the batch buffer.
+  const size_t batch = network_->batch();
   FFTRAIN_RETURN_IF_ERROR(GatherBatch(data, padded, absl::MakeSpan(host_images_),
-                                      absl::MakeSpan(host_labels_)));
+                                      absl::MakeSpan(host_labels_.data(), batch)));
+  std::memcpy(&host_labels_[batch], &learning_rate, sizeof(float));
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyFromHost(host_images_.data(), network_->input(),
                                                 sizeof(float) * host_images_.size()));
   return backend_.CopyFromHost(host_labels_.data(), labels_.data(),
@@ -660,10 +693,7 @@ absl::Status Trainer::Evaluate(double* loss, double* accuracy) {
     std::vector<int64_t> indices;
     for (int64_t i = begin; i < std::min(test_.count, begin + batch); ++i) indices.push_back(i);
     FFTRAIN_RETURN_IF_ERROR(LoadBatch(test_, indices));
-    FFTRAIN_RETURN_IF_ERROR(network_->Forward());
-    FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
-        network_->logits(), labels_.ints(), batch, network_->classes(),
-        network_->logits_gradient(), loss_.floats(), correct_.ints()));
+    FFTRAIN_RETURN_IF_ERROR(RunEvaluation());
     FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss.data(), 4 * batch));
     FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct.data(), 4 * batch));
     for (size_t i = 0; i < indices.size(); ++i) {  // the padding is not counted
@@ -714,16 +744,9 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m, bool* stopped) {
   ReportWindow window;
   window.start = epoch_start;
 
-  // Phases are timed with marks in the backend's stream of work, read after the step's
-  // copy to the host has waited for it anyway: timing never adds a synchronisation.
-  PhaseMarks marks;
-  for (auto& mark : marks) {
-    FFTRAIN_ASSIGN_OR_RETURN(mark, backend_.CreateTimingMark());
-  }
-
   for (int64_t s = first_step; s < steps; ++s) {
     const float rate = schedule_.At(step_);
-    FFTRAIN_ASSIGN_OR_RETURN(const StepSums step, TrainStep(order, s, rate, marks, m));
+    FFTRAIN_ASSIGN_OR_RETURN(const StepSums step, TrainStep(order, s, rate, m));
     epoch_sums[0] += step.loss;
     epoch_sums[1] += step.correct;
     window.sums[0] += step.loss;
@@ -753,38 +776,20 @@ absl::Status Trainer::TrainEpoch(EpochMetrics* m, bool* stopped) {
 
 absl::StatusOr<Trainer::StepSums> Trainer::TrainStep(const std::vector<int64_t>& order,
                                                      int64_t step_in_epoch, float rate,
-                                                     PhaseMarks& marks, EpochMetrics* m) {
+                                                     EpochMetrics* m) {
   const int64_t batch = network_->batch();
   comm_.set_step(step_);
   const auto data_start = Clock::now();
   const int64_t first = (step_in_epoch * comm_.size() + comm_.rank()) * batch;
   std::vector<int64_t> indices(order.begin() + first, order.begin() + first + batch);
-  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices));
+  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, indices, rate));
   m->data_seconds += SecondsSince(data_start);
-  FFTRAIN_RETURN_IF_ERROR(marks[0]->Record());
-  {
-    ScopedRange range(backend_, "forward");
-    FFTRAIN_RETURN_IF_ERROR(network_->Forward());
-    FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
-        network_->logits(), labels_.ints(), batch, network_->classes(),
-        network_->logits_gradient(), loss_.floats(), correct_.ints()));
-  }
-  FFTRAIN_RETURN_IF_ERROR(marks[1]->Record());
-  {
-    ScopedRange range(backend_, "backward");
-    FFTRAIN_RETURN_IF_ERROR(Backward());
-  }
-  FFTRAIN_RETURN_IF_ERROR(marks[2]->Record());
-  {
-    ScopedRange range(backend_, "update");
-    FFTRAIN_RETURN_IF_ERROR(optimizer_->Step(network_->parameters(), network_->gradients(), rate));
-  }
-  FFTRAIN_RETURN_IF_ERROR(marks[3]->Record());
+  FFTRAIN_RETURN_IF_ERROR(RunStep());
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(loss_.data(), host_loss_.data(), 4 * batch));
   FFTRAIN_RETURN_IF_ERROR(backend_.CopyToHost(correct_.data(), host_correct_.data(), 4 * batch));
   double* phase_seconds[3] = {&m->forward_seconds, &m->backward_seconds, &m->update_seconds};
   for (int p = 0; p < 3; ++p) {
-    FFTRAIN_ASSIGN_OR_RETURN(double seconds, marks[p + 1]->SecondsSince(*marks[p]));
+    FFTRAIN_ASSIGN_OR_RETURN(double seconds, marks_[p + 1]->SecondsSince(*marks_[p]));
     *phase_seconds[p] += seconds;
   }
   ++step_;
@@ -855,13 +860,66 @@ absl::Status Trainer::Backward() {
   return buckets_->Finish();
 }
 
-absl::Status Trainer::Iteration(float learning_rate) {
+absl::Status Trainer::EnqueueStep() {
+  FFTRAIN_RETURN_IF_ERROR(marks_[0]->Record());
+  {
+    ScopedRange range(backend_, "forward");
+    FFTRAIN_RETURN_IF_ERROR(network_->Forward());
+    FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
+        network_->logits(), labels_.ints(), network_->batch(), network_->classes(),
+        network_->logits_gradient(), loss_.floats(), correct_.ints()));
+  }
+  FFTRAIN_RETURN_IF_ERROR(marks_[1]->Record());
+  {
+    ScopedRange range(backend_, "backward");
+    FFTRAIN_RETURN_IF_ERROR(Backward());
+  }
+  FFTRAIN_RETURN_IF_ERROR(marks_[2]->Record());
+  {
+    ScopedRange range(backend_, "update");
+    // The rate from the device, where LoadBatch put it: a replayed step reads its own.
+    FFTRAIN_RETURN_IF_ERROR(optimizer_->StepWithRateFrom(
+        network_->parameters(), network_->gradients(), learning_rate_on_device_));
+  }
+  return marks_[3]->Record();
+}
+
+absl::Status Trainer::EnqueueEvaluation() {
   FFTRAIN_RETURN_IF_ERROR(network_->Forward());
-  FFTRAIN_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(
-      network_->logits(), labels_.ints(), network_->batch(), network_->classes(),
-      network_->logits_gradient(), loss_.floats(), correct_.ints()));
-  FFTRAIN_RETURN_IF_ERROR(Backward());
-  return optimizer_->Step(network_->parameters(), network_->gradients(), learning_rate);
+  return backend_.SoftmaxCrossEntropy(network_->logits(), labels_.ints(), network_->batch(),
+                                      network_->classes(), network_->logits_gradient(),
+                                      loss_.floats(), correct_.ints());
+}
+
+absl::Status Trainer::RunStep() {
+  return RunCapturable("the training step", step_graph_, step_runs_, &Trainer::EnqueueStep);
+}
+
+absl::Status Trainer::RunEvaluation() {
+  return RunCapturable("the evaluation of a batch", evaluation_graph_, evaluation_runs_,
+                       &Trainer::EnqueueEvaluation);
+}
+
+absl::Status Trainer::RunCapturable(const char* what, std::unique_ptr<CapturedWork>& graph,
+                                    int64_t& runs, absl::Status (Trainer::*enqueue)()) {
+  ++runs;
+  if (!use_graphs_ || (graph == nullptr && runs < 2)) return (this->*enqueue)();
+  if (graph == nullptr) {
+    absl::StatusOr<std::unique_ptr<CapturedWork>> captured =
+        backend_.Capture([&] { return (this->*enqueue)(); });
+    if (!captured.ok()) {
+      return absl::Status(captured.status().code(),
+                          absl::StrCat("capturing ", what, ": ", captured.status().message(),
+                                       " (--cuda_graphs=false runs steps call by call)"));
+    }
+    graph = *std::move(captured);
+    if (log_ != nullptr && comm_.rank() == 0) {
+      std::fprintf(log_, "%s: %s\n", what, graph->Describe().c_str());
+    }
+  }
+  ScopedRange range(backend_, what);
+  FFTRAIN_RETURN_IF_ERROR(graph->Replay());
+  return comm_.WatchReplay(absl::StrCat(what, " (replayed) at step ", step_));
 }
 
 absl::StatusOr<double> Trainer::TimeIterations(int64_t warmup, int64_t iterations) {
@@ -870,15 +928,14 @@ absl::StatusOr<double> Trainer::TimeIterations(int64_t warmup, int64_t iteration
   }
   std::vector<int64_t> first_batch(network_->batch());
   for (int64_t i = 0; i < network_->batch(); ++i) first_batch[i] = i % train_.count;
-  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, first_batch));
   // A small rate keeps the parameters finite however many iterations run.
-  const float rate = 1e-4f;
-  for (int64_t i = 0; i < warmup; ++i) FFTRAIN_RETURN_IF_ERROR(Iteration(rate));
+  FFTRAIN_RETURN_IF_ERROR(LoadBatch(train_, first_batch, 1e-4f));
+  for (int64_t i = 0; i < warmup; ++i) FFTRAIN_RETURN_IF_ERROR(RunStep());
   FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
   std::vector<double> ms;
   for (int64_t i = 0; i < iterations; ++i) {
     const auto start = Clock::now();
-    FFTRAIN_RETURN_IF_ERROR(Iteration(rate));
+    FFTRAIN_RETURN_IF_ERROR(RunStep());
     FFTRAIN_RETURN_IF_ERROR(backend_.Synchronize());
     ms.push_back(1e3 * SecondsSince(start));
   }

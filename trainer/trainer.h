@@ -63,6 +63,12 @@ struct TrainConfig {
   bool progress = true;         // progress line on stderr when it is a terminal
   int64_t log_every_steps = 50;
   bool evaluate = true;         // test-set evaluation after each epoch
+  // Capture the training step (forward, loss, backward with its all-reduces, update) and
+  // the evaluation of a batch as CUDA graphs at their second run, and replay them: one
+  // launch each instead of hundreds. Used where the backend can capture (CUDA) and the
+  // communicator's collectives can be captured (one rank, or NCCL); else steps run call
+  // by call, as with false.
+  bool cuda_graphs = true;
 
   // Data parallelism (docs/distributed.md): gradients are averaged over ranks in buckets
   // of about this many bytes (the first one smaller), each started as soon as backward
@@ -120,9 +126,14 @@ class Trainer {
   // Parameters copied to the host.
   absl::StatusOr<std::vector<float>> Parameters();
 
+  // Whether steps are captured and replayed as graphs (see TrainConfig::cuda_graphs), and
+  // what they hold once captured: "a CUDA graph of 412 nodes" ("" before).
+  bool uses_graphs() const { return use_graphs_; }
+  std::string step_graph() const;
+
   // Milliseconds per training iteration (forward, loss, backward, update on one batch,
-  // the device synchronised at the end), the median of `iterations` after `warmup`.
-  // Changes the parameters: for benchmarks.
+  // the device synchronised at the end), the median of `iterations` after `warmup`; with
+  // graphs, the step is replayed as in training. Changes the parameters: for benchmarks.
   absl::StatusOr<double> TimeIterations(int64_t warmup, int64_t iterations);
 
  private:
@@ -179,7 +190,7 @@ class Trainer {
   // loss, backward (gradients all-reduced), the update at `rate`; the phases' times added
   // to *metrics. Returns this rank's sums; a loss that is not finite is an error.
   absl::StatusOr<StepSums> TrainStep(const std::vector<int64_t>& order, int64_t step_in_epoch,
-                                     float rate, PhaseMarks& marks, EpochMetrics* metrics);
+                                     float rate, EpochMetrics* metrics);
   // After step `step_in_epoch` of `steps` (a collective on logging steps and every
   // kStopCheckSteps steps): on logging steps the window is reduced over the ranks, logged
   // as a "step" event and restarted; the progress line on rank 0's terminal. Returns the
@@ -187,12 +198,27 @@ class Trainer {
   absl::StatusOr<StopRequests> ReportAndAgreeOnStop(int64_t step_in_epoch, int64_t steps,
                                                     float rate, bool show_progress,
                                                     ReportWindow& window);
-  absl::Status Iteration(float learning_rate);
+  // Forward, loss, backward and the update at the rate LoadBatch put on the device, on
+  // the loaded batch, with marks_ around the phases: enqueued, or captured.
+  absl::Status EnqueueStep();
+  // EnqueueStep's work: replayed where it was captured; captured and replayed at its
+  // second run when graphs are used (the first warms up what runs once: NCCL's
+  // connections, the libraries' lazy set-up); else enqueued.
+  absl::Status RunStep();
+  // Forward and loss of the loaded batch, likewise.
+  absl::Status EnqueueEvaluation();
+  absl::Status RunEvaluation();
+  // Replays `graph`, or captures it from `enqueue` at the second run when graphs are
+  // used, or enqueues; `runs` counts the calls. `what` names the work in errors.
+  absl::Status RunCapturable(const char* what, std::unique_ptr<CapturedWork>& graph,
+                             int64_t& runs, absl::Status (Trainer::*enqueue)());
   // Backward, each bucket's all-reduce started as soon as backward has completed its
   // layers; returns once they are all waited for (their results visible to what follows).
   absl::Status Backward();
-  // Copies examples `indices` (padded with the last one up to a full batch) to the device.
-  absl::Status LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices);
+  // Copies examples `indices` (padded with the last one up to a full batch) to the
+  // device, with the learning rate of the step they are for (read by the update).
+  absl::Status LoadBatch(const ImageDataset& data, const std::vector<int64_t>& indices,
+                         float learning_rate = 0.0f);
   std::string ConfigText() const;
 
   TrainConfig config_;
@@ -206,9 +232,12 @@ class Trainer {
   std::unique_ptr<Network> network_;
   std::unique_ptr<SgdOptimizer> optimizer_;
   LearningRateSchedule schedule_;
-  Buffer labels_, loss_, correct_;  // per example of a batch, on the device
+  // The batch's labels, then the step's learning rate (its float's bits): one copy for
+  // both. Then per-example losses and whether each was classified right.
+  Buffer labels_, loss_, correct_;
+  const float* learning_rate_on_device_ = nullptr;  // in labels_, after the labels
   std::vector<float> host_images_;
-  std::vector<int32_t> host_labels_;
+  std::vector<int32_t> host_labels_;  // batch labels and the rate's bits, as labels_
   std::vector<float> host_loss_;       // a step's per-example losses, copied back
   std::vector<int32_t> host_correct_;  // and whether each was classified right
   // Draws each epoch's shuffle seed; checkpointed, so a resumed run sees the same order.
@@ -224,6 +253,11 @@ class Trainer {
   int64_t step_ = 0;
   std::unique_ptr<JsonLinesWriter> jsonl_;
   std::unique_ptr<comm::BucketedAllReduce> buckets_;
+  PhaseMarks marks_;  // recorded around every step's phases (in its graph too)
+  bool use_graphs_ = false;
+  std::string graphs_note_;  // why steps are or are not captured, for the start-up log
+  std::unique_ptr<CapturedWork> step_graph_, evaluation_graph_;
+  int64_t step_runs_ = 0, evaluation_runs_ = 0;
 };
 
 }  // namespace fftrain::trainer

@@ -1,5 +1,7 @@
 #include "base/cuda/cuda_resources.h"
 
+#include <memory>
+
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -105,8 +107,23 @@ absl::StatusOr<CudaEvent> CudaEvent::CreateWithoutTiming() {
   return CudaEvent(event);
 }
 
+bool StreamIsCapturing(CudaStreamHandle stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &status) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return status == cudaStreamCaptureStatusActive;
+}
+
 absl::Status CudaEvent::Record(CudaStreamHandle stream) {
   FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventRecord(get(), stream));
+  return absl::OkStatus();
+}
+
+absl::Status CudaEvent::RecordForTiming(CudaStreamHandle stream) {
+  if (!StreamIsCapturing(stream)) return Record(stream);
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaEventRecordWithFlags(get(), stream, cudaEventRecordExternal));
   return absl::OkStatus();
 }
 
@@ -149,6 +166,48 @@ absl::StatusOr<CublasHandle> CublasHandle::Create() {
   return CublasHandle(handle);
 }
 
+// --- CudaGraph ---
+
+namespace {
+
+// Destroys the captured graph (the instantiated one is independent of it).
+struct GraphDeleter {
+  void operator()(CUgraph_st* graph) const noexcept { cudaGraphDestroy(graph); }
+};
+using OwnedGraph = std::unique_ptr<CUgraph_st, GraphDeleter>;
+
+}  // namespace
+
+absl::StatusOr<CudaGraph> CudaGraph::Capture(CudaStreamHandle stream,
+                                             absl::FunctionRef<absl::Status()> enqueue) {
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  const absl::Status enqueued = enqueue();
+  cudaGraph_t captured = nullptr;
+  // Always ended, so that the stream is usable again whatever happened.
+  const cudaError_t ended = cudaStreamEndCapture(stream, &captured);
+  OwnedGraph graph(captured);
+  if (!enqueued.ok() || ended != cudaSuccess) {
+    // Capture errors are not sticky, but the runtime keeps the last one, where the next
+    // launch check (cudaGetLastError) would take it for its own.
+    cudaGetLastError();
+  }
+  if (!enqueued.ok()) return enqueued;  // the capture's own error follows from it
+  FFTRAIN_CUDA_RETURN_IF_ERROR(ended);
+  size_t nodes = 0;
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaGraphGetNodes(graph.get(), nullptr, &nodes));
+  cudaGraphExec_t exec = nullptr;
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaGraphInstantiate(&exec, graph.get(), 0));
+  return CudaGraph(exec, nodes);
+}
+
+absl::Status CudaGraph::Launch(CudaStreamHandle stream) const {
+  if (exec_.get() == nullptr) {
+    return absl::FailedPreconditionError("CudaGraph::Launch: nothing was captured");
+  }
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(exec_.get(), stream));
+  return absl::OkStatus();
+}
+
 // --- Releases ---
 
 namespace cuda_internal {
@@ -160,6 +219,7 @@ void StreamTraits::Release(CudaStreamHandle stream) noexcept { cudaStreamDestroy
 void EventTraits::Release(CUevent_st* event) noexcept { cudaEventDestroy(event); }
 void CufftPlanTraits::Release(int handle) noexcept { cufftDestroy(handle); }
 void CublasTraits::Release(cublasContext* handle) noexcept { cublasDestroy(handle); }
+void GraphExecTraits::Release(CUgraphExec_st* graph) noexcept { cudaGraphExecDestroy(graph); }
 
 }  // namespace cuda_internal
 

@@ -10,12 +10,14 @@
 #include <string>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/memory_span.h"
 
 struct CUstream_st;
 struct CUevent_st;
+struct CUgraphExec_st;
 struct cublasContext;
 
 namespace fftrain::base {
@@ -97,6 +99,10 @@ struct CublasTraits {
   using Handle = cublasContext*;
   static void Release(cublasContext* handle) noexcept;  // cublasDestroy
 };
+struct GraphExecTraits {
+  using Handle = CUgraphExec_st*;
+  static void Release(CUgraphExec_st* graph) noexcept;  // cudaGraphExecDestroy
+};
 }  // namespace cuda_internal
 
 // The owners below add what each resource does to CudaOwner, which makes them move-only.
@@ -139,6 +145,10 @@ class CudaStream {
   CudaOwner<cuda_internal::StreamTraits> stream_;
 };
 
+// Whether work enqueued on `stream` now is being captured into a graph rather than run
+// (cudaStreamIsCapturing); false when the query itself fails.
+bool StreamIsCapturing(CudaStreamHandle stream);
+
 class CudaEvent {
  public:
   static absl::StatusOr<CudaEvent> Create();
@@ -148,7 +158,13 @@ class CudaEvent {
 
   CUevent_st* get() const { return event_.get(); }
 
+  // While `stream` is being captured, a plain record orders other streams after the
+  // captured work (they join the capture when they wait for it).
   absl::Status Record(CudaStreamHandle stream);
+  // For timing: while `stream` is being captured, the record becomes a node of the graph
+  // of its own (cudaEventRecordExternal), so that each replay records the event where it
+  // was captured; otherwise as Record.
+  absl::Status RecordForTiming(CudaStreamHandle stream);
   absl::Status Synchronize() const;
   // Whether the work before the last Record has completed (cudaEventQuery), without
   // waiting; true for an event never recorded.
@@ -184,6 +200,32 @@ class CublasHandle {
  private:
   explicit CublasHandle(cublasContext* handle) : handle_(handle) {}
   CudaOwner<cuda_internal::CublasTraits> handle_;
+};
+
+// Work captured from a stream once (a CUDA graph, instantiated) and launched as a whole:
+// one launch in place of the hundreds a training step makes. The captured kernels keep
+// their arguments, so the memory they use must stay where it was; values that change
+// between launches are read from device memory (as SgdHyper's learning_rate_source).
+class CudaGraph {
+ public:
+  CudaGraph() = default;
+  // Captures what `enqueue` puts on `stream` (thread-local capture: a call in this thread
+  // that would synchronise with the captured work fails instead of breaking the capture)
+  // and instantiates it. Nothing of it runs. On return the stream is out of capture mode,
+  // also on failure: enqueue's own error, or the capture's (the CUDA call that was not
+  // allowed, named), which says the work cannot be captured.
+  static absl::StatusOr<CudaGraph> Capture(CudaStreamHandle stream,
+                                           absl::FunctionRef<absl::Status()> enqueue);
+
+  // Enqueues one run of the whole graph on `stream`.
+  absl::Status Launch(CudaStreamHandle stream) const;
+  // How many nodes (kernels, copies, event records, ...) the graph has.
+  size_t nodes() const { return nodes_; }
+
+ private:
+  CudaGraph(CUgraphExec_st* exec, size_t nodes) : exec_(exec), nodes_(nodes) {}
+  CudaOwner<cuda_internal::GraphExecTraits> exec_;
+  size_t nodes_ = 0;
 };
 
 }  // namespace fftrain::base

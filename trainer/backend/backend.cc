@@ -4,6 +4,8 @@
 #include <memory>
 #include <variant>
 
+#include "absl/status/status.h"
+
 namespace fftrain::trainer {
 namespace {
 
@@ -29,6 +31,13 @@ class HostClockMark final : public TimingMark {
 
 absl::StatusOr<std::unique_ptr<TimingMark>> Backend::CreateTimingMark() {
   return std::make_unique<HostClockMark>();
+}
+
+absl::StatusOr<std::unique_ptr<CapturedWork>> Backend::Capture(
+    absl::FunctionRef<absl::Status()> enqueue) {
+  return absl::FailedPreconditionError(
+      "Capture: this backend runs its operations as they are called; there is nothing to "
+      "record and replay (CUDA graphs need the CUDA backend)");
 }
 
 const char* DeviceName(Device device) {

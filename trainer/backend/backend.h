@@ -11,6 +11,7 @@
 #include <string>
 #include <variant>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/host_buffer.h"
@@ -63,6 +64,10 @@ struct SgdHyper {
   float learning_rate;
   float momentum;
   float weight_decay;
+  // When set, lr is read from this float in the backend's memory when the step runs, and
+  // learning_rate is ignored: a captured step (Backend::Capture) replays with the rate of
+  // each step, which the trainer writes there before the replay.
+  const float* learning_rate_source = nullptr;
 };
 
 // An FFT convolution plan bound to a backend (fftconv's CPU or CUDA plan), with the
@@ -98,6 +103,16 @@ class TimingMark {
   virtual absl::StatusOr<double> SecondsSince(const TimingMark& earlier) const = 0;
 };
 
+// Operations a backend recorded once and runs again as a whole (Backend::Capture).
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+  // Enqueues one run of the recorded operations, as if they were called again in order.
+  virtual absl::Status Replay() = 0;
+  // For the start-up log: "a CUDA graph of 412 nodes".
+  virtual std::string Describe() const = 0;
+};
+
 // All pointers given to a backend's operations point into its own memory (Buffers it
 // allocated), except the host side of the copies. Operations are asynchronous on the
 // CUDA backend (one stream, in order); Synchronize() waits and reports errors.
@@ -115,6 +130,17 @@ class Backend {
   virtual absl::StatusOr<Buffer> Allocate(size_t bytes) = 0;
   // Free memory on the device (on the CPU: available physical memory).
   virtual absl::StatusOr<size_t> FreeBytes() = 0;
+  // Device memory in use, for reports next to PyTorch's torch.cuda.max_memory_allocated:
+  // the bytes this backend's Allocate calls hold now and held at most at once, and the
+  // device's memory in use now beyond what it was when the backend was made (those
+  // buffers plus what the CUDA libraries took: cuFFT and cuBLAS state, graphs). Zeros
+  // where it is not tracked (the CPU).
+  struct MemoryUse {
+    size_t allocated = 0;
+    size_t peak_allocated = 0;
+    size_t device_in_use = 0;
+  };
+  virtual absl::StatusOr<MemoryUse> DeviceMemoryUse() { return MemoryUse(); }
 
   // Copies complete before the call returns (host memory may be reused at once).
   virtual absl::Status CopyFromHost(const void* host, void* device, size_t bytes) = 0;
@@ -181,6 +207,18 @@ class Backend {
   // shape (the CPU's FFTW) has nothing to choose.
   virtual absl::Status ImportTuning(const std::string& text) { return absl::OkStatus(); }
 
+  // Whether Capture can record operations here: on the CUDA backend (CUDA graphs), not on
+  // the CPU, whose operations run as they are called.
+  virtual bool CanCapture() const { return false; }
+  // Records the operations `enqueue` calls, without running them, for CapturedWork::Replay:
+  // one launch where a training step makes hundreds. The buffers they use must stay
+  // allocated while the capture lives; host values passed as arguments are frozen at
+  // capture, so what changes between replays goes through this backend's memory
+  // (SgdHyper::learning_rate_source). Timing marks recorded inside are recorded again at
+  // each replay. FailedPrecondition where !CanCapture(); enqueue's error, or the
+  // capture's (an operation that synchronises with the device cannot be captured).
+  virtual absl::StatusOr<std::unique_ptr<CapturedWork>> Capture(
+      absl::FunctionRef<absl::Status()> enqueue);
   // Named ranges for profilers (NVTX on CUDA; nothing on the CPU).
   virtual void PushRange(const char* name) {}
   virtual void PopRange() {}

@@ -266,6 +266,10 @@ class CpuBackend final : public Backend {
   absl::Status SgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
                                const SgdHyper& hyper) override {
     FFTRAIN_RETURN_IF_ERROR(CheckSgd(n, params, grads, velocity));
+    // This backend's memory is the host's: the source is read where it lies.
+    const float learning_rate = hyper.learning_rate_source != nullptr
+                                    ? *hyper.learning_rate_source
+                                    : hyper.learning_rate;
     // One float rounding per operation, in this order; the CUDA kernel uses the same
     // sequence (no fused multiply-add), so the backends agree bitwise.
     for (int64_t i = 0; i < n; ++i) {
@@ -274,7 +278,7 @@ class CpuBackend final : public Backend {
       const float kept = hyper.momentum * velocity[i];
       const float v = kept + g;
       velocity[i] = v;
-      const float step = hyper.learning_rate * v;
+      const float step = learning_rate * v;
       params[i] = params[i] - step;
     }
     return absl::OkStatus();

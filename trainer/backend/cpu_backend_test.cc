@@ -396,6 +396,32 @@ TEST_F(CpuBackendTest, SgdMomentumTwoStepsByHand) {
   EXPECT_NEAR(Download(b(), p, 1)[0], 0.852151, 3e-7);
 }
 
+// With a rate source, the rate is read from it when the step runs; learning_rate is
+// ignored. Same numbers as the first step above.
+TEST_F(CpuBackendTest, SgdMomentumReadsTheRateFromItsSource) {
+  Buffer p = Upload(b(), {1.0f}), g = Upload(b(), {0.5f}), v = Upload(b(), {0.0f});
+  Buffer rate = Upload(b(), {0.1f});
+  ASSERT_TRUE(
+      b().SgdMomentumStep(p.floats(), g.floats(), v.floats(), 1, {7.0f, 0.9f, 0.01f, rate.floats()})
+          .ok());
+  EXPECT_NEAR(Download(b(), p, 1)[0], 0.949, 3e-7);
+}
+
+// The CPU runs operations as they are called: there is nothing to capture.
+TEST_F(CpuBackendTest, RefusesToCapture) {
+  EXPECT_FALSE(b().CanCapture());
+  bool called = false;
+  auto captured = b().Capture([&] {
+    called = true;
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(captured.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(called);
+  auto use = b().DeviceMemoryUse();
+  ASSERT_TRUE(use.ok());
+  EXPECT_EQ(use->peak_allocated, 0u);
+}
+
 TEST_F(CpuBackendTest, SgdMomentumMatchesReference) {
   const int64_t n = 1000;
   const std::vector<float> p0 = RandomVector(n, 60), g = RandomVector(n, 61),

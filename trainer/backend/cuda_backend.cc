@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,16 +36,42 @@ using internal::CheckSgd;
 using internal::CheckSoftmax;
 using internal::CheckSumRows;
 
+// The bytes a backend's buffers hold, now and at most; shared with the buffers, which
+// may outlive the backend.
+struct AllocationCount {
+  std::atomic<size_t> now{0};
+  std::atomic<size_t> peak{0};
+
+  void Add(size_t bytes) {
+    const size_t total = now.fetch_add(bytes) + bytes;
+    size_t seen = peak.load();
+    while (seen < total && !peak.compare_exchange_weak(seen, total)) {
+    }
+  }
+};
+
 // A Buffer's device memory: a cudaMalloc'd block, freed with it.
 class CudaMemory final : public DeviceMemory {
  public:
-  explicit CudaMemory(base::DeviceBuffer memory) : memory_(std::move(memory)) {}
+  CudaMemory(base::DeviceBuffer memory, std::shared_ptr<AllocationCount> count)
+      : memory_(std::move(memory)), count_(std::move(count)) {
+    count_->Add(memory_.bytes());
+  }
+  ~CudaMemory() override { count_->now.fetch_sub(memory_.bytes()); }
   void* data() const override { return memory_.data(); }
   size_t bytes() const override { return memory_.bytes(); }
 
  private:
   base::DeviceBuffer memory_;
+  std::shared_ptr<AllocationCount> count_;
 };
+
+// Bytes of the current device in use (total - free).
+absl::StatusOr<size_t> DeviceBytesInUse() {
+  size_t free_bytes = 0, total_bytes = 0;
+  FFTRAIN_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return total_bytes - free_bytes;
+}
 
 // A backend may be driven from a thread other than the one that created it, whose
 // current device is then not the backend's; every entry point selects it first. Cheap
@@ -102,7 +129,7 @@ class CudaTimingMark final : public TimingMark {
 
   absl::Status Record() override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_RETURN_IF_ERROR(event_.Record(stream_));
+    FFTRAIN_RETURN_IF_ERROR(event_.RecordForTiming(stream_));
     recorded_ = true;
     return absl::OkStatus();
   }
@@ -131,12 +158,34 @@ class CudaTimingMark final : public TimingMark {
   bool recorded_ = false;
 };
 
+// A CUDA graph of the backend's work, replayed on its stream.
+class CudaCapturedWork final : public CapturedWork {
+ public:
+  CudaCapturedWork(int ordinal, cudaStream_t stream, base::CudaGraph graph)
+      : ordinal_(ordinal), stream_(stream), graph_(std::move(graph)) {}
+
+  absl::Status Replay() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    return graph_.Launch(stream_);
+  }
+  std::string Describe() const override {
+    return absl::StrCat("a CUDA graph of ", graph_.nodes(), " nodes");
+  }
+
+ private:
+  int ordinal_;
+  cudaStream_t stream_;
+  base::CudaGraph graph_;
+};
+
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int ordinal, std::string description, base::CudaStream stream,
-              base::CublasHandle blas, std::unique_ptr<fftconv::ConvTuner> tuner)
+  CudaBackend(int ordinal, std::string description, size_t in_use_at_start,
+              base::CudaStream stream, base::CublasHandle blas,
+              std::unique_ptr<fftconv::ConvTuner> tuner)
       : ordinal_(ordinal),
         description_(std::move(description)),
+        in_use_at_start_(in_use_at_start),
         stream_(std::move(stream)),
         blas_(std::move(blas)),
         tuner_(std::move(tuner)) {}
@@ -147,7 +196,17 @@ class CudaBackend final : public Backend {
   absl::StatusOr<Buffer> Allocate(size_t bytes) override {
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
     FFTRAIN_ASSIGN_OR_RETURN(base::DeviceBuffer memory, base::DeviceBuffer::Allocate(bytes));
-    return Buffer(std::make_unique<CudaMemory>(std::move(memory)));
+    return Buffer(std::make_unique<CudaMemory>(std::move(memory), allocated_));
+  }
+
+  absl::StatusOr<MemoryUse> DeviceMemoryUse() override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    FFTRAIN_ASSIGN_OR_RETURN(const size_t in_use, DeviceBytesInUse());
+    MemoryUse use;
+    use.allocated = allocated_->now.load();
+    use.peak_allocated = allocated_->peak.load();
+    use.device_in_use = in_use > in_use_at_start_ ? in_use - in_use_at_start_ : 0;
+    return use;
   }
 
   absl::StatusOr<size_t> FreeBytes() override {
@@ -284,9 +343,9 @@ class CudaBackend final : public Backend {
                                const SgdHyper& hyper) override {
     FFTRAIN_RETURN_IF_ERROR(CheckSgd(n, params, grads, velocity));
     FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
-    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdMomentumStep(params, grads, velocity, n,
-                                                             hyper.learning_rate, hyper.momentum,
-                                                             hyper.weight_decay, stream()));
+    FFTRAIN_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdMomentumStep(
+        params, grads, velocity, n, hyper.learning_rate, hyper.learning_rate_source,
+        hyper.momentum, hyper.weight_decay, stream()));
     return absl::OkStatus();
   }
 
@@ -316,6 +375,20 @@ class CudaBackend final : public Backend {
 
   void* compute_stream() const override { return stream_.get(); }
 
+  bool CanCapture() const override { return true; }
+
+  absl::StatusOr<std::unique_ptr<CapturedWork>> Capture(
+      absl::FunctionRef<absl::Status()> enqueue) override {
+    FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal_));
+    absl::StatusOr<base::CudaGraph> graph = base::CudaGraph::Capture(stream(), enqueue);
+    if (!graph.ok()) {
+      return absl::Status(graph.status().code(),
+                          absl::StrCat("capturing a CUDA graph: ", graph.status().message()));
+    }
+    return std::unique_ptr<CapturedWork>(
+        std::make_unique<CudaCapturedWork>(ordinal_, stream(), *std::move(graph)));
+  }
+
   absl::StatusOr<std::string> ExportTuning() override {
     if (tuner_ == nullptr) return std::string();
     return tuner_->ExportChoices();
@@ -341,6 +414,8 @@ class CudaBackend final : public Backend {
 
   int ordinal_;
   std::string description_;
+  size_t in_use_at_start_;  // device bytes in use before this backend's stream and handles
+  std::shared_ptr<AllocationCount> allocated_ = std::make_shared<AllocationCount>();
   base::CudaStream stream_;
   // Declared after stream_, so destroyed before it: the handle is bound to the stream.
   base::CublasHandle blas_;
@@ -365,6 +440,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
   }
   FFTRAIN_RETURN_IF_ERROR(SelectDevice(ordinal));
   FFTRAIN_ASSIGN_OR_RETURN(std::string description, base::CurrentDeviceDescription());
+  // After the description's queries have made the context: its own memory is not counted.
+  FFTRAIN_ASSIGN_OR_RETURN(const size_t in_use_at_start, DeviceBytesInUse());
   FFTRAIN_ASSIGN_OR_RETURN(base::CudaStream stream, base::CudaStream::Create());
   FFTRAIN_ASSIGN_OR_RETURN(base::CublasHandle blas, base::CublasHandle::Create());
   FFTRAIN_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas.get(), stream.get()));
@@ -385,7 +462,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int ordinal,
     tuner = std::make_unique<fftconv::ConvTuner>(std::move(created));
   }
   return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(
-      ordinal, std::move(description), std::move(stream), std::move(blas), std::move(tuner)));
+      ordinal, std::move(description), in_use_at_start, std::move(stream), std::move(blas),
+      std::move(tuner)));
 }
 
 }  // namespace fftrain::trainer

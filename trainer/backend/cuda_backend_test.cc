@@ -456,6 +456,104 @@ TEST_F(CudaBackendTest, TimingMarksMeasureTheStreamsWork) {
   EXPECT_EQ((*host)->SecondsSince(**after).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A capture records without running; each replay runs the recorded operations, reading
+// the learning rate from device memory at that time, with the CPU backend's arithmetic:
+// bitwise the CPU's steps at the same rates (SGD rounds alike on both, see above).
+TEST_F(CudaBackendTest, CapturedStepsReplayWithTheRateOfEachReplay) {
+  ASSERT_TRUE(gpu().CanCapture());
+  EXPECT_FALSE(cpu().CanCapture());
+  const int64_t n = 4099;
+  const std::vector<float> p = RandomVector(n, 70), g = RandomVector(n, 71);
+  const std::vector<float> rates = {0.5f, 0.25f, 0.125f};
+  Buffer dp = Upload(gpu(), p), dg = Upload(gpu(), g), dv = Upload(gpu(), std::vector<float>(n));
+  Buffer rate = Upload(gpu(), {rates[0]});
+  auto graph = gpu().Capture([&] {
+    return gpu().SgdMomentumStep(dp.floats(), dg.floats(), dv.floats(), n,
+                                 {0.0f, 0.9f, 1e-3f, rate.floats()});
+  });
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  EXPECT_THAT((*graph)->Describe(), StartsWith("a CUDA graph of "));
+  EXPECT_TRUE(SameBits(Download(gpu(), dp, n), p)) << "the capture ran the step";
+
+  Buffer cp = Upload(cpu(), p), cg = Upload(cpu(), g), cv = Upload(cpu(), std::vector<float>(n));
+  for (float r : rates) {
+    ASSERT_TRUE(gpu().CopyFromHost(&r, rate.data(), sizeof(float)).ok());
+    ASSERT_TRUE((*graph)->Replay().ok());
+    ASSERT_TRUE(cpu().SgdMomentumStep(cp.floats(), cg.floats(), cv.floats(), n,
+                                      {r, 0.9f, 1e-3f}).ok());
+  }
+  EXPECT_TRUE(SameBits(Download(gpu(), dp, n), Download(cpu(), cp, n)));
+  EXPECT_TRUE(SameBits(Download(gpu(), dv, n), Download(cpu(), cv, n)));
+}
+
+// Timing marks recorded inside a capture are recorded again by every replay, around
+// what the replay runs (loose bounds as above).
+TEST_F(CudaBackendTest, TimingMarksInsideACaptureTimeEachReplay) {
+  auto before = gpu().CreateTimingMark();
+  auto after = gpu().CreateTimingMark();
+  ASSERT_TRUE(before.ok() && after.ok());
+  const auto stream = static_cast<cudaStream_t>(gpu().compute_stream());
+  auto graph = gpu().Capture([&]() -> absl::Status {
+    if (absl::Status s = (*before)->Record(); !s.ok()) return s;
+    if (base::test_util::LaunchSpin(20 * 1000 * 1000, stream) != cudaSuccess) {
+      return absl::InternalError("LaunchSpin failed");
+    }
+    return (*after)->Record();
+  });
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  for (int replay = 0; replay < 2; ++replay) {
+    ASSERT_TRUE((*graph)->Replay().ok());
+    auto seconds = (*after)->SecondsSince(**before);
+    ASSERT_TRUE(seconds.ok()) << seconds.status();
+    EXPECT_GE(*seconds, 0.019) << "replay " << replay;
+    EXPECT_LT(*seconds, 0.5) << "replay " << replay;
+  }
+}
+
+// What cannot be captured is reported, and the backend works on afterwards: enqueue's
+// own error, and a synchronisation inside the capture (CopyToHost waits for the stream).
+TEST_F(CudaBackendTest, FailedCapturesAreReportedAndLeaveTheStreamUsable) {
+  auto failed = gpu().Capture([] { return absl::InternalError("enqueue failed here"); });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("enqueue failed here"));
+
+  Buffer x = Upload(gpu(), {1.0f, 2.0f});
+  float host[2];
+  auto synchronising = gpu().Capture([&] {
+    if (absl::Status s = gpu().Scale(x.floats(), 2.0f, 2); !s.ok()) return s;
+    return gpu().CopyToHost(x.data(), host, sizeof(host));
+  });
+  ASSERT_FALSE(synchronising.ok());
+  EXPECT_THAT(synchronising.status().message(), HasSubstr("capturing a CUDA graph"));
+
+  // Nothing captured ran; the stream takes work again.
+  EXPECT_TRUE(SameBits(Download(gpu(), x, 2), std::vector<float>{1.0f, 2.0f}));
+  ASSERT_TRUE(gpu().Scale(x.floats(), 3.0f, 2).ok());
+  EXPECT_TRUE(SameBits(Download(gpu(), x, 2), std::vector<float>{3.0f, 6.0f}));
+  EXPECT_TRUE(gpu().Synchronize().ok());
+}
+
+// The peak counts what the backend's buffers held at most at once, and falls back to
+// nothing held once they are freed.
+TEST_F(CudaBackendTest, CountsItsDeviceMemory) {
+  auto start = gpu().DeviceMemoryUse();
+  ASSERT_TRUE(start.ok()) << start.status();
+  constexpr size_t kBytes = size_t{64} << 20;
+  {
+    auto a = gpu().Allocate(kBytes);
+    auto b = gpu().Allocate(kBytes);
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto held = gpu().DeviceMemoryUse();
+    ASSERT_TRUE(held.ok());
+    EXPECT_GE(held->allocated, start->allocated + 2 * kBytes);
+    EXPECT_GE(held->device_in_use, 2 * kBytes);
+  }
+  auto after = gpu().DeviceMemoryUse();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->allocated, start->allocated);
+  EXPECT_GE(after->peak_allocated, start->allocated + 2 * kBytes);
+}
+
 // Rank 0's tuning, exported, makes another backend run the same methods without tuning;
 // a backend that does not tune refuses choices (the ranks' settings differ).
 TEST_F(CudaBackendTest, TuningExportedByOneBackendIsRunByAnother) {

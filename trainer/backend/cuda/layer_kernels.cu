@@ -202,7 +202,9 @@ __global__ void SoftmaxCrossEntropyKernel(const float* logits, const int32_t* la
 
 __global__ void SgdMomentumKernel(float* __restrict__ params, const float* __restrict__ grads,
                                   float* __restrict__ velocity, int64_t n, float learning_rate,
+                                  const float* __restrict__ learning_rate_source,
                                   float momentum, float weight_decay) {
+  if (learning_rate_source != nullptr) learning_rate = *learning_rate_source;
   // The _rn intrinsics stop nvcc from fusing into FMAs, so each operation rounds as the
   // CPU backend's does.
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
@@ -290,11 +292,11 @@ cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels
 }
 
 cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
-                                  float learning_rate, float momentum, float weight_decay,
-                                  cudaStream_t stream) {
+                                  float learning_rate, const float* learning_rate_source,
+                                  float momentum, float weight_decay, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  SgdMomentumKernel<<<BlocksFor(n), kThreads, 0, stream>>>(params, grads, velocity, n,
-                                                           learning_rate, momentum, weight_decay);
+  SgdMomentumKernel<<<BlocksFor(n), kThreads, 0, stream>>>(
+      params, grads, velocity, n, learning_rate, learning_rate_source, momentum, weight_decay);
   return cudaGetLastError();
 }
 

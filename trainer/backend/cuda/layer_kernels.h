@@ -55,10 +55,11 @@ cudaError_t LaunchSoftmaxCrossEntropy(const float* logits, const int32_t* labels
                                       int32_t* correct_per_example, cudaStream_t stream);
 
 // v = momentum * v + (g + weight_decay * p); p -= learning_rate * v, rounded as the CPU
-// backend rounds (no fused multiply-add).
+// backend rounds (no fused multiply-add). With learning_rate_source (device memory), the
+// rate is read from there when the kernel runs, and learning_rate is ignored.
 cudaError_t LaunchSgdMomentumStep(float* params, const float* grads, float* velocity, int64_t n,
-                                  float learning_rate, float momentum, float weight_decay,
-                                  cudaStream_t stream);
+                                  float learning_rate, const float* learning_rate_source,
+                                  float momentum, float weight_decay, cudaStream_t stream);
 
 }  // namespace fftrain::trainer::cuda
 
